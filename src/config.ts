@@ -1,0 +1,146 @@
+/**
+ * The one place the environment is read. Every setting is validated by one zod schema at start-up;
+ * a bad or half-set channel fails with a `ConfigError` that names the variable.
+ *
+ * @example
+ *   const config = loadConfig(process.env);   // throws ConfigError on bad input
+ */
+import { z } from 'zod';
+
+/** A configuration problem, named after the variable that caused it. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const optionalSecret = z
+  .string()
+  .trim()
+  .optional()
+  .transform((v) => (v ? v : undefined));
+
+const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+
+export const configSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(3978),
+  HOST: z.string().default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  KNOWLEDGE_DIR: z.string().min(1).default('./knowledge'),
+  LOG_LEVEL: z.enum(logLevels).default('info'),
+  GRAPH_API_URL: z.string().url().default('https://graph.facebook.com/v23.0'),
+  MESSENGER_APP_SECRET: optionalSecret,
+  MESSENGER_VERIFY_TOKEN: optionalSecret,
+  MESSENGER_PAGE_ACCESS_TOKEN: optionalSecret,
+  WHATSAPP_APP_SECRET: optionalSecret,
+  WHATSAPP_VERIFY_TOKEN: optionalSecret,
+  WHATSAPP_ACCESS_TOKEN: optionalSecret,
+  WHATSAPP_PHONE_NUMBER_ID: optionalSecret,
+  /** Approved template sent when the 24-hour WhatsApp window has closed (optional). */
+  WHATSAPP_TEMPLATE_NAME: optionalSecret,
+  WHATSAPP_TEMPLATE_LANGUAGE: z.string().default('en'),
+  DIRECTLINE_SECRET: optionalSecret,
+  /** IANA time zone and hours in which agents answer, e.g. "Mon-Fri 09:00-18:00". */
+  BUSINESS_TIMEZONE: z.string().default('UTC'),
+  BUSINESS_HOURS: z.string().default('Mon-Fri 09:00-18:00'),
+  /** Chromium for the browser tests (tests only). */
+  CHROMIUM_PATH: z.string().optional(),
+  REQUIRE_BROWSER: z.string().optional(),
+});
+
+type Raw = z.infer<typeof configSchema>;
+
+export interface MessengerConfig {
+  appSecret: string;
+  verifyToken: string;
+  pageAccessToken: string;
+}
+export interface WhatsAppConfig {
+  appSecret: string;
+  verifyToken: string;
+  accessToken: string;
+  phoneNumberId: string;
+  templateName?: string;
+  templateLanguage: string;
+}
+
+/** The validated configuration the server is built from. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  knowledgeDir: string;
+  logLevel: (typeof logLevels)[number];
+  graphApiUrl: string;
+  messenger?: MessengerConfig;
+  whatsapp?: WhatsAppConfig;
+  directLineSecret?: string;
+  businessTimeZone: string;
+  businessHours: string;
+}
+
+/** A channel is on when all of its settings are set; some but not all is an error naming what is missing. */
+function channel<K extends keyof Raw>(raw: Raw, name: string, keys: K[]): Record<K, string> | undefined {
+  const set = keys.filter((k) => raw[k] !== undefined);
+  if (set.length === 0) return undefined;
+  const missing = keys.filter((k) => raw[k] === undefined);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `${String(missing[0])} is required when ${String(set[0])} is set: the ${name} channel needs ${keys.join(', ')} (see .env.example)`,
+    );
+  }
+  return Object.fromEntries(keys.map((k) => [k, raw[k]])) as unknown as Record<K, string>;
+}
+
+/** Validates the environment and returns the configuration; throws ConfigError naming the variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0]!;
+    const variable = String(first.path[0] ?? 'environment');
+    throw new ConfigError(`${variable}: ${first.message} (got ${JSON.stringify(env[variable])}; see .env.example)`);
+  }
+  const raw = parsed.data;
+  const m = channel(raw, 'Messenger', ['MESSENGER_APP_SECRET', 'MESSENGER_VERIFY_TOKEN', 'MESSENGER_PAGE_ACCESS_TOKEN']);
+  const w = channel(raw, 'WhatsApp', [
+    'WHATSAPP_APP_SECRET',
+    'WHATSAPP_VERIFY_TOKEN',
+    'WHATSAPP_ACCESS_TOKEN',
+    'WHATSAPP_PHONE_NUMBER_ID',
+  ]);
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: raw.BUSINESS_TIMEZONE });
+  } catch {
+    throw new ConfigError(`BUSINESS_TIMEZONE: unknown time zone ${JSON.stringify(raw.BUSINESS_TIMEZONE)} (use an IANA name such as Europe/Berlin)`);
+  }
+  return {
+    port: raw.PORT,
+    host: raw.HOST,
+    dataDir: raw.DATA_DIR,
+    knowledgeDir: raw.KNOWLEDGE_DIR,
+    logLevel: raw.LOG_LEVEL,
+    graphApiUrl: raw.GRAPH_API_URL.replace(/\/+$/, ''),
+    messenger: m && {
+      appSecret: m.MESSENGER_APP_SECRET,
+      verifyToken: m.MESSENGER_VERIFY_TOKEN,
+      pageAccessToken: m.MESSENGER_PAGE_ACCESS_TOKEN,
+    },
+    whatsapp: w && {
+      appSecret: w.WHATSAPP_APP_SECRET,
+      verifyToken: w.WHATSAPP_VERIFY_TOKEN,
+      accessToken: w.WHATSAPP_ACCESS_TOKEN,
+      phoneNumberId: w.WHATSAPP_PHONE_NUMBER_ID,
+      templateName: raw.WHATSAPP_TEMPLATE_NAME,
+      templateLanguage: raw.WHATSAPP_TEMPLATE_LANGUAGE,
+    },
+    directLineSecret: raw.DIRECTLINE_SECRET,
+    businessTimeZone: raw.BUSINESS_TIMEZONE,
+    businessHours: raw.BUSINESS_HOURS,
+  };
+}
+
+/** Test-only settings (browser location), read here so nothing else touches process.env. */
+export function testSettings(env: Record<string, string | undefined> = process.env) {
+  return {
+    chromiumPath: env.CHROMIUM_PATH || '/usr/bin/chromium',
+    requireBrowser: env.REQUIRE_BROWSER === '1',
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * Builds the restify app; never calls `listen` itself so tests can use port 0.
+ * Routes come from the plugins: each adapter mounts its own, the agent API mounts its own.
+ */
+import restify from 'restify';
+import type { Logger } from './log.js';
+
+/** One readiness check shown in `/healthz`: knowledge loaded, storage writable, ... */
+export interface HealthCheck {
+  name: string;
+  check(): Promise<{ ok: boolean; [detail: string]: unknown }> | { ok: boolean; [detail: string]: unknown };
+}
+
+export interface ServerOptions {
+  logger: Logger;
+  health?: HealthCheck[];
+  /** Largest request body accepted, in bytes (default 256 KiB). */
+  maxBodyBytes?: number;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+
+/** The restify server with `/healthz` and the common plumbing; adapters and the agent API add routes. */
+export function createServer(options: ServerOptions): restify.Server {
+  const server = restify.createServer({ name: 'switchboard', handleUncaughtExceptions: false });
+  const health = options.health ?? [];
+  server.use(restify.plugins.queryParser({ mapParams: false }));
+
+  server.get('/healthz', async (_req, res) => {
+    const checks: Record<string, unknown> = {};
+    let ok = true;
+    for (const h of health) {
+      try {
+        const r = await h.check();
+        checks[h.name] = r;
+        ok &&= r.ok;
+      } catch (err) {
+        checks[h.name] = { ok: false, error: (err as Error).message };
+        ok = false;
+      }
+    }
+    res.json(ok ? 200 : 503, { ok, checks });
+  });
+
+  server.on('restifyError', (req, res, err, cb) => {
+    // restify answers with {code, message}; keep stack traces out of responses and log only the summary.
+    if ((err.statusCode ?? 500) >= 500) options.logger.error('request failed', { method: req.method, path: req.path(), error: err.message });
+    return cb();
+  });
+  return server;
+}
