@@ -144,3 +144,15 @@ export function testSettings(env: Record<string, string | undefined> = process.e
     requireBrowser: env.REQUIRE_BROWSER === '1',
   };
 }
+
+/**
+ * Reads `.env` (if present) into the environment before `loadConfig`, the way `node --env-file`
+ * would; variables already set in the environment win.
+ */
+export function loadDotEnv(file = '.env'): void {
+  try {
+    process.loadEnvFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError(`${file}: ${(err as Error).message}`);
+  }
+}
