@@ -1,0 +1,604 @@
+/**
+ * The agent hub: the owner state machine (bot → queued → assigned → bot) over a `QueueStore`, the
+ * queue order, claims, transfers, resolution, position and wait estimates, and the live event stream
+ * the agent console listens to. `HandoffMiddleware` uses it on the bot side, the agent API on the
+ * console side; proactive messages go out through each channel adapter's `continueConversationAsync`.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  ActivityTypes,
+  EventFactory,
+  MessageFactory,
+  TurnContext,
+  type Activity,
+  type BotAdapter,
+  type ResourceResponse,
+  type TranscriptStore,
+} from 'botbuilder';
+import type { MountableAdapter, ReplyWindow } from '../../adapters/shared/channel.js';
+import type { KnowledgeSearcher } from '../knowledge/types.js';
+import { systemClock, type Clock } from '../clock.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { BusinessHours } from './business-hours.js';
+import {
+  ConflictError,
+  ConversationNotFoundError,
+  VersionConflictError,
+  type ConversationRecord,
+  type QueueQuery,
+  type QueueStore,
+} from './queue-store.js';
+import { defaultHandoffStrings, fill, type HandoffStrings } from './strings.js';
+import { summarize } from './summary.js';
+import type { HandoffReason, HandoffRequest, Owner } from './types.js';
+
+/** A channel adapter as the hub uses it: any botbuilder adapter, optionally with routes and a reply window. */
+export type ChannelAdapter = BotAdapter &
+  Partial<MountableAdapter> & {
+    replyWindow?(conversationId: string): ReplyWindow | undefined | Promise<ReplyWindow | undefined>;
+  };
+
+/** Who does something in the queue (from the agent's session). */
+export interface AgentRef {
+  id: string;
+  name: string;
+  /** Teams the agent answers for; empty or undefined: any team. */
+  teams?: string[];
+  /** How many conversations the agent may hold at once. */
+  capacity?: number;
+}
+
+/** What the console hears, live. */
+export type HubEvent =
+  | {
+      type: 'conversation';
+      change: 'seen' | 'queued' | 'claimed' | 'transferred' | 'resolved' | 'cancelled' | 'noted';
+      conversation: ConversationRecord;
+    }
+  | { type: 'message'; conversationId: string; activity: Partial<Activity> }
+  | { type: 'presence'; agentsOnline: string[] };
+
+/** The result of a handoff request: what the middleware tells the customer. */
+export interface HandoffOutcome {
+  record: ConversationRecord;
+  alreadyQueued: boolean;
+  position: number;
+  /** Undefined when there is no honest basis for an estimate (no agent online, or no handled conversations yet). */
+  waitMs?: number;
+  open: boolean;
+  agentsOnline: number;
+}
+
+/** The default priority of each reason (higher first): customers the bot already failed wait least. */
+export const DEFAULT_PRIORITIES: Record<HandoffReason, number> = {
+  'customer-asked': 1,
+  'two-misses': 2,
+  'not-helpful': 2,
+  'entry-handoff': 1,
+  'agent-takeover': 3,
+};
+
+/** Default number of conversations one agent holds at once. */
+export const DEFAULT_AGENT_CAPACITY = 3;
+/** How many recent handling times feed the wait estimate. */
+export const WAIT_SAMPLE_SIZE = 20;
+
+/** Marks a message the handoff plugin itself sends to the customer (position, joined, resolved); it passes the middleware's filter. */
+export function handoffNotice(text: string): Partial<Activity> {
+  const a = MessageFactory.text(text);
+  a.channelData = { switchboard: { notice: 'handoff' } };
+  return a;
+}
+
+/** Whether an outgoing activity is one of the plugin's own notices. */
+export function isHandoffNotice(activity: Partial<Activity>): boolean {
+  return activity.channelData?.switchboard?.notice === 'handoff';
+}
+
+/** The channel has no adapter in this server (so no reply can go out). */
+export class ChannelUnavailableError extends Error {
+  override name = 'ChannelUnavailableError';
+}
+
+export interface HandoffHubOptions {
+  store: QueueStore;
+  /** Read for the agent's transcript, and where handoff events are recorded. */
+  transcripts?: TranscriptStore;
+  /** By `channelId`; replies to customers go through these. */
+  adapters?: Record<string, ChannelAdapter>;
+  /** For teams (entry tags) and the names of rejected entries. */
+  knowledge?: KnowledgeSearcher;
+  businessHours?: BusinessHours;
+  strings?: HandoffStrings;
+  priorities?: Partial<Record<HandoffReason, number>>;
+  clock?: Clock;
+  logger?: Logger;
+  /** Passed to `continueConversationAsync` (our adapters ignore it). */
+  botAppId?: string;
+}
+
+/** Orders the queue: higher priority first, then first come first served. */
+export function queueOrder(a: ConversationRecord, b: ConversationRecord): number {
+  return b.priority - a.priority || (a.queuedAt ?? '').localeCompare(b.queuedAt ?? '') || a.id.localeCompare(b.id);
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** The queue and its live events; one per server (a PostgreSQL store would let several share the queue). */
+export class HandoffHub {
+  readonly store: QueueStore;
+  readonly strings: HandoffStrings;
+  readonly adapters: Record<string, ChannelAdapter>;
+  readonly transcripts?: TranscriptStore;
+  readonly knowledge?: KnowledgeSearcher;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly listeners = new Set<(e: HubEvent) => void>();
+  private readonly presence = new Map<string, number>();
+  /** Owner of each conversation this process saved or read, for the synchronous send filter. */
+  private readonly owners = new Map<string, Owner>();
+  private handlingTimes?: number[];
+
+  constructor(private readonly options: HandoffHubOptions) {
+    this.store = options.store;
+    this.strings = options.strings ?? defaultHandoffStrings;
+    this.adapters = options.adapters ?? {};
+    this.transcripts = options.transcripts;
+    this.knowledge = options.knowledge;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  // ---- events and presence -------------------------------------------------------------------
+
+  /** Listens to queue and message events; returns the function that stops listening. */
+  subscribe(listener: (e: HubEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(e: HubEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.logger.warn('hub listener failed', { error: (err as Error).message });
+      }
+    }
+  }
+
+  /** Marks an agent online while a console is connected; returns the release function. */
+  agentConnected(agentId: string): () => void {
+    this.presence.set(agentId, (this.presence.get(agentId) ?? 0) + 1);
+    this.emit({ type: 'presence', agentsOnline: this.onlineAgents() });
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.presence.get(agentId) ?? 1) - 1;
+      if (n <= 0) this.presence.delete(agentId);
+      else this.presence.set(agentId, n);
+      this.emit({ type: 'presence', agentsOnline: this.onlineAgents() });
+    };
+  }
+
+  onlineAgents(): string[] {
+    return [...this.presence.keys()];
+  }
+
+  /** Whether agents work now (always true without configured business hours). */
+  isOpen(at: Date = this.clock.now()): boolean {
+    return this.options.businessHours?.isOpen(at) ?? true;
+  }
+
+  // ---- reading -------------------------------------------------------------------------------
+
+  async get(id: string): Promise<ConversationRecord | undefined> {
+    const r = await this.store.get(id);
+    if (r) this.owners.set(id, r.owner);
+    return r;
+  }
+
+  async mustGet(id: string): Promise<ConversationRecord> {
+    const r = await this.get(id);
+    if (!r) throw new ConversationNotFoundError(id);
+    return r;
+  }
+
+  /** Records in queue order for `queued`, most recent first otherwise. */
+  async list(query?: QueueQuery): Promise<ConversationRecord[]> {
+    const rows = await this.store.list(query);
+    if (query?.owner === 'queued') return rows.sort(queueOrder);
+    return rows.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+  }
+
+  /** The owner as last seen by this process, without I/O (the middleware's send filter needs it synchronously). */
+  knownOwner(id: string): Owner | undefined {
+    return this.owners.get(id);
+  }
+
+  /** 1-based place in the queue (among everyone waiting, by priority then time), or undefined when not queued. */
+  async position(id: string): Promise<number | undefined> {
+    const queued = await this.list({ owner: 'queued' });
+    const i = queued.findIndex((r) => r.id === id);
+    return i < 0 ? undefined : i + 1;
+  }
+
+  /**
+   * An honest wait estimate: the median of recent handling times (claim → resolve) times the number
+   * of "rounds" before this customer, given the agents online. No agents or no history: no estimate.
+   */
+  async estimateWaitMs(position: number): Promise<number | undefined> {
+    const agents = this.onlineAgents().length;
+    if (agents === 0 || !this.isOpen()) return undefined;
+    const samples = await this.recentHandlingTimes();
+    if (samples.length === 0) return undefined;
+    return median(samples) * Math.ceil(position / agents);
+  }
+
+  private async recentHandlingTimes(): Promise<number[]> {
+    if (!this.handlingTimes) {
+      const done = (await this.store.list({ resolved: true }))
+        .filter((r) => r.assignedAt && r.resolvedAt)
+        .sort((a, b) => a.resolvedAt!.localeCompare(b.resolvedAt!))
+        .slice(-WAIT_SAMPLE_SIZE);
+      this.handlingTimes = done.map((r) => Date.parse(r.resolvedAt!) - Date.parse(r.assignedAt!)).filter((ms) => ms >= 0);
+    }
+    return this.handlingTimes;
+  }
+
+  /** The reply window of a Messenger/WhatsApp conversation, if its adapter knows one. */
+  async replyWindow(record: Pick<ConversationRecord, 'id' | 'channelId'>): Promise<ReplyWindow | undefined> {
+    const adapter = this.adapters[record.channelId];
+    try {
+      return await adapter?.replyWindow?.(record.id);
+    } catch (err) {
+      this.logger.warn('reply window unavailable', { conversationId: record.id, error: (err as Error).message });
+      return undefined;
+    }
+  }
+
+  /**
+   * Every activity of this conversation and of the same customer's earlier ones on the same channel,
+   * oldest first (customer identities are per channel: a Messenger PSID and a WhatsApp number cannot be linked).
+   */
+  async transcript(record: ConversationRecord): Promise<Activity[]> {
+    if (!this.transcripts) return [];
+    const others = (await this.store.list({ channelId: record.channelId, customerId: record.customer.id })).filter((r) => r.id !== record.id);
+    const all: Activity[] = [];
+    for (const conv of [...others, record]) {
+      let token: string | undefined;
+      do {
+        const page = await this.transcripts.getTranscriptActivities(conv.channelId, conv.id, token);
+        all.push(...page.items);
+        token = page.continuationToken || undefined;
+      } while (token);
+    }
+    const time = (a: Activity) => new Date(a.timestamp ?? 0).getTime();
+    return all.sort((a, b) => time(a) - time(b));
+  }
+
+  // ---- bot side ------------------------------------------------------------------------------
+
+  /** Makes sure the queue knows this conversation (created bot-owned on the customer's first message). */
+  async touch(context: TurnContext): Promise<ConversationRecord> {
+    const a = context.activity;
+    const existing = await this.get(a.conversation.id);
+    if (existing) return existing;
+    const now = this.clock.now().toISOString();
+    const record: ConversationRecord = {
+      id: a.conversation.id,
+      channelId: a.channelId,
+      reference: TurnContext.getConversationReference(a),
+      customer: { id: a.from?.id ?? 'unknown', name: a.from?.name },
+      owner: 'bot',
+      priority: 0,
+      rejectedEntryIds: [],
+      notes: [],
+      createdAt: now,
+      updatedAt: now,
+      handoffs: 0,
+      version: 0,
+    };
+    try {
+      const saved = await this.store.save(record);
+      this.owners.set(saved.id, saved.owner);
+      this.emit({ type: 'conversation', change: 'seen', conversation: saved });
+      return saved;
+    } catch (err) {
+      if (err instanceof VersionConflictError) return this.mustGet(record.id); // created by a concurrent turn
+      throw err;
+    }
+  }
+
+  /** Reads, changes and saves with the store's compare-and-set, retrying when someone else saved first. */
+  private async mutate(id: string, change: (r: ConversationRecord) => ConversationRecord): Promise<ConversationRecord> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const current = await this.mustGet(id);
+      const next = change(current);
+      next.updatedAt = this.clock.now().toISOString();
+      try {
+        const saved = await this.store.save(next);
+        this.owners.set(id, saved.owner);
+        return saved;
+      } catch (err) {
+        if (!(err instanceof VersionConflictError)) throw err;
+      }
+    }
+    throw new ConflictError(`Handoff: conversation ${id} is changing too often to update; try again`);
+  }
+
+  /**
+   * Queues the conversation for a human (the bot side of `HandoffRequester.requestHandoff`): records
+   * the handoff context, attaches the transcript to a `handoff.initiate` event, and tells consoles.
+   */
+  async requestHandoff(context: TurnContext, request: HandoffRequest): Promise<HandoffOutcome> {
+    const base = await this.touch(context);
+    const a = context.activity;
+    if (base.owner !== 'bot') {
+      const position = (await this.position(base.id)) ?? 0;
+      return { record: base, alreadyQueued: true, position, open: this.isOpen(), agentsOnline: this.onlineAgents().length, waitMs: position ? await this.estimateWaitMs(position) : undefined };
+    }
+    const transcript = await this.transcriptWithCurrent(base, a);
+    const customerTexts = transcript.filter((x) => x.type === ActivityTypes.Message && x.from?.role !== 'bot' && x.from?.id === base.customer.id).map((x) => x.text ?? '');
+    const summary = summarize(customerTexts, undefined, this.clock.now());
+    const team = request.entryId ? this.knowledge?.get(request.entryId)?.tags[0] : undefined;
+    const priority = this.options.priorities?.[request.reason] ?? DEFAULT_PRIORITIES[request.reason];
+    const now = this.clock.now().toISOString();
+    const record = await this.mutate(base.id, (r) => {
+      if (r.owner !== 'bot') return r; // a concurrent turn queued it first
+      return {
+        ...r,
+        owner: 'queued',
+        agentId: undefined,
+        agentName: undefined,
+        reference: TurnContext.getConversationReference(a),
+        customer: { id: r.customer.id, name: a.from?.name ?? r.customer.name },
+        team,
+        priority,
+        queuedAt: now,
+        assignedAt: undefined,
+        reason: request.reason,
+        question: request.question,
+        rejectedEntryIds: request.rejectedEntryIds ?? [],
+        summary,
+        handoffs: r.handoffs + 1,
+      };
+    });
+    const handoffContext = { reason: request.reason, question: request.question, rejectedEntryIds: request.rejectedEntryIds ?? [], entryId: request.entryId, team, priority, summary: summary.text };
+    await this.recordEvent(record, EventFactory.createHandoffInitiation(context, handoffContext, { activities: transcript }));
+    this.emit({ type: 'conversation', change: 'queued', conversation: record });
+    this.logger.info('handoff queued', { conversationId: record.id, channelId: record.channelId, reason: request.reason });
+    const position = (await this.position(record.id)) ?? 1;
+    return { record, alreadyQueued: false, position, waitMs: await this.estimateWaitMs(position), open: this.isOpen(), agentsOnline: this.onlineAgents().length };
+  }
+
+  /** The stored transcript plus this turn's incoming activity (botbuilder's logger writes it only at the end of the turn). */
+  private async transcriptWithCurrent(record: ConversationRecord, current: Partial<Activity>): Promise<Activity[]> {
+    const stored = await this.transcript(record);
+    if (current.type === ActivityTypes.Message && !stored.some((x) => x.id && x.id === current.id && x.conversation?.id === current.conversation?.id)) stored.push(current as Activity);
+    return stored;
+  }
+
+  /** The one message that tells the customer what happens next. */
+  describeOutcome(o: HandoffOutcome): string {
+    const s = this.strings;
+    if (o.alreadyQueued) return s.alreadyQueued;
+    const parts = [s.queued];
+    if (!o.open) parts.push(fill(s.closed, { hours: this.options.businessHours?.describe() ?? '' }));
+    else if (o.agentsOnline === 0) parts.push(s.noAgentOnline);
+    else if (o.waitMs !== undefined) parts.push(fill(s.position, { position: o.position, minutes: Math.max(1, Math.round(o.waitMs / 60_000)) }));
+    else parts.push(fill(s.positionNoEstimate, { position: o.position }));
+    parts.push(s.howToCancel);
+    return parts.join(' ');
+  }
+
+  /** The customer withdrew while waiting: the bot owns the conversation again. */
+  async cancel(id: string): Promise<ConversationRecord> {
+    const record = await this.mutate(id, (r) => {
+      if (r.owner !== 'queued') throw new ConflictError(`Handoff: conversation ${id} is not waiting (owner ${r.owner}); nothing to cancel`);
+      return { ...r, owner: 'bot', agentId: undefined, agentName: undefined };
+    });
+    await this.recordEvent(record, this.statusEvent(record, 'failed', 'cancelled by the customer'));
+    this.emit({ type: 'conversation', change: 'cancelled', conversation: record });
+    return record;
+  }
+
+  /** A customer message while a human owns the conversation: straight to the consoles. */
+  customerMessage(conversationId: string, activity: Partial<Activity>): void {
+    this.emit({ type: 'message', conversationId, activity: slim(activity) });
+  }
+
+  // ---- agent side ----------------------------------------------------------------------------
+
+  /**
+   * Claims a queued conversation, or takes over a live bot conversation (`agent-takeover`). Atomic:
+   * of many agents claiming at once exactly one wins; the others get `ConflictError` naming the holder.
+   */
+  async claim(id: string, agent: AgentRef): Promise<ConversationRecord> {
+    const capacity = agent.capacity ?? DEFAULT_AGENT_CAPACITY;
+    const held = (await this.store.list({ owner: 'assigned' })).filter((r) => r.agentId === agent.id && r.id !== id).length;
+    let tookOver = false;
+    let changed = false;
+    const now = this.clock.now().toISOString();
+    const record = await this.mutate(id, (r) => {
+      changed = false;
+      if (r.owner === 'assigned') {
+        if (r.agentId === agent.id) return r;
+        throw new ConflictError(`Handoff: ${r.agentName ?? r.agentId} already holds conversation ${id}`, { agentId: r.agentId!, agentName: r.agentName });
+      }
+      if (held >= capacity) throw new ConflictError(`Handoff: ${agent.name} already holds ${held} conversations (capacity ${capacity}); resolve or transfer one first`);
+      if (r.owner === 'queued' && r.team && agent.teams?.length && !agent.teams.includes(r.team)) {
+        throw new ConflictError(`Handoff: conversation ${id} waits for team ${r.team}, and ${agent.name} is not in it; transfer it instead`);
+      }
+      tookOver = r.owner === 'bot';
+      changed = true;
+      return {
+        ...r,
+        owner: 'assigned',
+        agentId: agent.id,
+        agentName: agent.name,
+        assignedAt: now,
+        ...(tookOver ? { reason: 'agent-takeover' as const, queuedAt: now, question: undefined, rejectedEntryIds: [], priority: DEFAULT_PRIORITIES['agent-takeover'], handoffs: r.handoffs + 1 } : {}),
+      };
+    });
+    if (!changed) return record; // the holder claimed again: nothing changed
+    if (tookOver) await this.initiateTakeover(record);
+    await this.recordEvent(record, this.statusEvent(record, 'accepted', `claimed by ${agent.name}`));
+    this.emit({ type: 'conversation', change: 'claimed', conversation: record });
+    await this.notify(record, fill(this.strings.agentJoined, { agent: agent.name }));
+    return record;
+  }
+
+  private async initiateTakeover(record: ConversationRecord): Promise<void> {
+    const transcript = await this.transcript(record);
+    const summary = summarize(transcript.filter((x) => x.type === ActivityTypes.Message && x.from?.id === record.customer.id).map((x) => x.text ?? ''), undefined, this.clock.now());
+    const saved = await this.mutate(record.id, (r) => ({ ...r, summary }));
+    Object.assign(record, saved);
+    const activity = TurnContext.applyConversationReference({ type: ActivityTypes.Message, id: undefined }, record.reference, true) as Activity;
+    const fakeContext = { activity } as unknown as TurnContext; // EventFactory only reads `context.activity`
+    await this.recordEvent(record, EventFactory.createHandoffInitiation(fakeContext, { reason: 'agent-takeover', agentId: record.agentId, summary: summary.text }, { activities: transcript }));
+  }
+
+  /** Hands the conversation to another agent (assigned to them) or back to a team's queue (keeping its place). */
+  async transfer(id: string, by: AgentRef, to: { agent?: AgentRef; team?: string }): Promise<ConversationRecord> {
+    const now = this.clock.now().toISOString();
+    const record = await this.mutate(id, (r) => {
+      if (r.owner === 'bot') throw new ConflictError(`Handoff: conversation ${id} is with the bot; claim it to take over instead`);
+      if (r.owner === 'assigned' && r.agentId !== by.id) {
+        throw new ConflictError(`Handoff: ${r.agentName ?? r.agentId} holds conversation ${id}; only they can transfer it`, { agentId: r.agentId!, agentName: r.agentName });
+      }
+      if (to.agent) return { ...r, owner: 'assigned', agentId: to.agent.id, agentName: to.agent.name, assignedAt: now };
+      return { ...r, owner: 'queued', agentId: undefined, agentName: undefined, assignedAt: undefined, team: to.team || undefined };
+    });
+    this.emit({ type: 'conversation', change: 'transferred', conversation: record });
+    if (to.agent) await this.notify(record, fill(this.strings.agentJoined, { agent: to.agent.name }));
+    return record;
+  }
+
+  /** Hands the conversation back to the bot and tells the customer so. */
+  async resolve(id: string, by: AgentRef): Promise<ConversationRecord> {
+    let assignedAt: string | undefined;
+    const now = this.clock.now().toISOString();
+    const record = await this.mutate(id, (r) => {
+      if (r.owner === 'bot') throw new ConflictError(`Handoff: conversation ${id} is already with the bot`);
+      if (r.owner === 'assigned' && r.agentId !== by.id) {
+        throw new ConflictError(`Handoff: ${r.agentName ?? r.agentId} holds conversation ${id}; only they can resolve it`, { agentId: r.agentId!, agentName: r.agentName });
+      }
+      assignedAt = r.assignedAt;
+      return { ...r, owner: 'bot', agentId: undefined, agentName: by.name, resolvedAt: now };
+    });
+    if (assignedAt) {
+      const times = await this.recentHandlingTimes();
+      times.push(Date.parse(now) - Date.parse(assignedAt));
+      if (times.length > WAIT_SAMPLE_SIZE) times.shift();
+    }
+    await this.recordEvent(record, this.statusEvent(record, 'completed', `resolved by ${by.name}`));
+    this.emit({ type: 'conversation', change: 'resolved', conversation: record });
+    await this.notify(record, fill(this.strings.resolved, { agent: by.name }));
+    return record;
+  }
+
+  /** Keeps an agent-only note on the conversation. */
+  async addNote(id: string, by: AgentRef, text: string): Promise<ConversationRecord> {
+    const record = await this.mutate(id, (r) => ({ ...r, notes: [...r.notes, { at: this.clock.now().toISOString(), agentId: by.id, agentName: by.name, text }] }));
+    this.emit({ type: 'conversation', change: 'noted', conversation: record });
+    return record;
+  }
+
+  /**
+   * Sends the holder's reply on the customer's channel. A platform refusal (e.g. the adapter's
+   * `ReplyWindowClosedError`) is thrown to the caller so the console can show it — never dropped.
+   */
+  async sendAgentMessage(id: string, by: AgentRef, text: string): Promise<Partial<Activity>> {
+    const record = await this.mustGet(id);
+    if (record.owner !== 'assigned' || record.agentId !== by.id) {
+      const holder = record.owner === 'assigned' ? { agentId: record.agentId!, agentName: record.agentName } : undefined;
+      throw new ConflictError(
+        record.owner === 'assigned'
+          ? `Handoff: ${record.agentName ?? record.agentId} holds conversation ${id}; only they can reply`
+          : `Handoff: conversation ${id} is ${record.owner === 'queued' ? 'waiting in the queue' : 'with the bot'}; claim it before replying`,
+        holder,
+      );
+    }
+    const activity = MessageFactory.text(text);
+    activity.channelData = { switchboard: { agent: { agentId: by.id, agentName: by.name } } };
+    const response = await this.deliver(record, activity);
+    const sent = { ...activity, id: response?.id ?? activity.id, timestamp: this.clock.now(), from: { id: by.id, name: by.name, role: 'bot' } };
+    this.emit({ type: 'message', conversationId: id, activity: slim(sent) });
+    return sent;
+  }
+
+  /** A proactive message through the channel's adapter; runs the adapter's middleware (so it is logged). */
+  private async deliver(record: ConversationRecord, activity: Partial<Activity>): Promise<ResourceResponse | undefined> {
+    const adapter = this.adapters[record.channelId];
+    if (!adapter) throw new ChannelUnavailableError(`Handoff: no adapter for channel ${record.channelId} in this server; enable the channel to reply`);
+    let response: ResourceResponse | undefined;
+    const logic = async (ctx: TurnContext) => {
+      response = await ctx.sendActivity(activity);
+    };
+    try {
+      await adapter.continueConversationAsync(this.options.botAppId ?? '', record.reference, logic);
+    } catch (err) {
+      if ((err as Error).message !== 'NotImplemented') throw err;
+      await adapter.continueConversation(record.reference, logic); // adapters that only implement the older method
+    }
+    return response;
+  }
+
+  /** A notice to the customer that must not make the agent's action fail (e.g. the window has closed). */
+  private async notify(record: ConversationRecord, text: string): Promise<void> {
+    try {
+      await this.deliver(record, handoffNotice(text));
+    } catch (err) {
+      this.logger.warn('handoff notice not delivered', { conversationId: record.id, channelId: record.channelId, error: (err as Error).message });
+    }
+  }
+
+  private statusEvent(record: ConversationRecord, state: 'accepted' | 'completed' | 'failed', message?: string): Partial<Activity> {
+    const event = EventFactory.createHandoffStatus({ id: record.id, name: '', isGroup: false, conversationType: '' } as any, state, message);
+    event.from = record.reference.bot ?? { id: 'switchboard', name: 'Switchboard' };
+    if (record.reference.user) event.recipient = record.reference.user;
+    return event;
+  }
+
+  /**
+   * Handoff events are written to the transcript (where any Bot Framework hub reading it finds them)
+   * and never sent through the channel adapter: customers must not see them.
+   */
+  private async recordEvent(record: ConversationRecord, event: Partial<Activity>): Promise<void> {
+    if (!this.transcripts) return;
+    const activity = {
+      ...event,
+      id: `handoff-${randomUUID()}`,
+      channelId: record.channelId,
+      conversation: { ...(record.reference.conversation ?? {}), id: record.id },
+      timestamp: this.clock.now(),
+    } as Activity;
+    try {
+      await this.transcripts.logActivity(activity);
+    } catch (err) {
+      this.logger.error('handoff event not recorded', { conversationId: record.id, name: event.name, error: (err as Error).message });
+    }
+  }
+}
+
+/** What the console needs of an activity (no raw platform payloads). */
+export function slim(a: Partial<Activity>): Partial<Activity> {
+  return {
+    id: a.id,
+    type: a.type,
+    name: a.name,
+    text: a.text,
+    timestamp: a.timestamp,
+    from: a.from,
+    attachments: a.attachments?.filter((x) => x.name !== 'Transcript').map((x) => ({ contentType: x.contentType, name: x.name, contentUrl: x.contentUrl })),
+    suggestedActions: a.suggestedActions,
+    value: a.type === ActivityTypes.Event ? a.value : undefined,
+    channelData: a.channelData?.switchboard ? { switchboard: a.channelData.switchboard } : undefined,
+  };
+}
