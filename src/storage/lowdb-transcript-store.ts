@@ -1,0 +1,237 @@
+/**
+ * `LowdbTranscriptStore`: botbuilder `TranscriptStore` on append-only JSON Lines files, one file per
+ * conversation, so logging a message costs the same with 100 or 100,000 conversations stored and a
+ * crash can at worst tear the last line (which the reader skips). Register it with botbuilder's
+ * `TranscriptLoggerMiddleware`; paging and continuation tokens follow `MemoryTranscriptStore`
+ * (20 per page, the token is the id of the last activity / conversation of the page).
+ *
+ * Layout under `<dir>/transcripts/<channel>/`:
+ * - `conversations.jsonl` — one line when a conversation starts (`{id, created}`) or is deleted (`{id, deleted}`);
+ * - `c/<2 hex>/<sha256(conversation id)>.jsonl` — the activities, one per line, in logging order;
+ * - `u/<2 hex>/<sha256(customer id)>.jsonl` — the conversations of one customer (`{id, created}`),
+ *   so the agent console finds a customer's history without scanning every conversation.
+ *
+ * One process per folder (the per-conversation queue is in memory).
+ */
+import path from 'node:path';
+import { Low } from 'lowdb';
+import type { Activity, PagedResult, TranscriptInfo, TranscriptStore } from 'botbuilder';
+import { systemClock, type Clock } from '../clock.js';
+import { JsonLinesFile } from './adapters.js';
+import { BoundedSet, fileExists, KeyedQueue, safeName, shardedPath, unlinkIfExists } from './files.js';
+
+/** Constructor options of `LowdbTranscriptStore`. */
+export interface LowdbTranscriptStoreOptions {
+  /** The data folder (`DATA_DIR`); transcripts go under `<dir>/transcripts`. */
+  dir: string;
+  /** fsync every append before it resolves (default true; off only for throwaway data). */
+  fsync?: boolean;
+  /** Page size of `getTranscriptActivities` and `listTranscripts` (default 20, like botbuilder's stores). */
+  pageSize?: number;
+  /** Fills in `timestamp` for activities logged without one (default the system clock). */
+  clock?: Clock;
+  /**
+   * Who the customer of an activity is, for `listTranscriptsOfUser`. Default: `from.id` when `from.role`
+   * is `user`, else `recipient.id` when the recipient is the user or the sender is the bot or an agent.
+   */
+  customerOf?: (activity: Partial<Activity>) => string | undefined;
+}
+
+/** A line of `conversations.jsonl` or of a customer's index. */
+interface IndexLine {
+  id: string;
+  created?: string;
+  deleted?: boolean;
+}
+
+const WHERE = 'LowdbTranscriptStore';
+/** botbuilder's `MemoryTranscriptStore.pageSize`. */
+export const DEFAULT_TRANSCRIPT_PAGE_SIZE = 20;
+
+/** The default `customerOf`: the user side of an activity, whichever direction it goes. */
+export function defaultCustomerOf(a: Partial<Activity>): string | undefined {
+  if (a.from?.role === 'user') return a.from.id;
+  if (a.recipient?.role === 'user') return a.recipient.id;
+  const agent = (a.channelData as { switchboard?: { agent?: unknown } } | undefined)?.switchboard?.agent;
+  if (a.from?.role === 'bot' || agent) return a.recipient?.id;
+  return undefined;
+}
+
+/** Revives the Date fields JSON turned into strings, so readers get what `MemoryTranscriptStore` gives. */
+function revive(a: Activity): Activity {
+  if (typeof a.timestamp === 'string') a.timestamp = new Date(a.timestamp);
+  if (typeof a.localTimestamp === 'string') a.localTimestamp = new Date(a.localTimestamp);
+  return a;
+}
+
+const time = (d: Date | string | undefined) => (d ? new Date(d).getTime() : 0);
+
+/** botbuilder's paging: skip up to and including the item whose id is the token, take a page, token = last id if the page is full. */
+function page<T extends { id?: string }>(sorted: T[], token: string | undefined, size: number): PagedResult<T> {
+  let start = 0;
+  if (token) {
+    const at = sorted.findIndex((x) => x.id === token);
+    start = at === -1 ? sorted.length : at + 1;
+  }
+  const items = sorted.slice(start, start + size);
+  const last = items[items.length - 1];
+  return { items, continuationToken: items.length === size && last?.id ? last.id : (undefined as unknown as string) };
+}
+
+/**
+ * botbuilder `TranscriptStore` (and `TranscriptLogger`) on lowdb JSON Lines files.
+ * @example adapter.use(new TranscriptLoggerMiddleware(new LowdbTranscriptStore({ dir: config.dataDir })));
+ */
+export class LowdbTranscriptStore implements TranscriptStore {
+  /** Folder holding the transcripts. */
+  readonly root: string;
+  private readonly fsync: boolean;
+  private readonly pageSize: number;
+  private readonly clock: Clock;
+  private readonly customerOf: (a: Partial<Activity>) => string | undefined;
+  private readonly queue = new KeyedQueue();
+  /** Conversation files known to exist (so a log is a single append); bounded so it cannot grow forever. */
+  private readonly known = new BoundedSet<string>(50_000);
+  /** (conversation, customer) pairs already in the customer's index. */
+  private readonly knownCustomers = new BoundedSet<string>(50_000);
+
+  constructor(options: LowdbTranscriptStoreOptions) {
+    if (!options?.dir) throw new Error('LowdbTranscriptStore: options.dir is required (the data folder, e.g. config.dataDir)');
+    this.root = path.join(options.dir, 'transcripts');
+    this.fsync = options.fsync ?? true;
+    this.pageSize = options.pageSize ?? DEFAULT_TRANSCRIPT_PAGE_SIZE;
+    this.clock = options.clock ?? systemClock;
+    this.customerOf = options.customerOf ?? defaultCustomerOf;
+  }
+
+  /** The folder of one channel. */
+  channelDir(channelId: string): string {
+    return path.join(this.root, safeName(channelId));
+  }
+
+  /** The JSON Lines file of one conversation (tests, tools, benchmark setup). */
+  conversationFile(channelId: string, conversationId: string): string {
+    return shardedPath(path.join(this.channelDir(channelId), 'c'), conversationId, '.jsonl');
+  }
+
+  /** The index of a channel's conversations. */
+  channelIndexFile(channelId: string): string {
+    return path.join(this.channelDir(channelId), 'conversations.jsonl');
+  }
+
+  /** The index of one customer's conversations in a channel. */
+  customerIndexFile(channelId: string, customerId: string): string {
+    return shardedPath(path.join(this.channelDir(channelId), 'u'), customerId, '.jsonl');
+  }
+
+  private lines<T>(file: string) {
+    return new JsonLinesFile<T>(file, { fsync: this.fsync, where: WHERE });
+  }
+
+  private async readLines<T>(file: string): Promise<T[]> {
+    const db = new Low<T[]>(this.lines<T>(file), []);
+    await db.read();
+    return db.data;
+  }
+
+  /**
+   * Appends the activity to its conversation's file. The activity is copied when called (the
+   * middleware does not await and may reuse the object), and appends to one conversation keep call order.
+   */
+  logActivity(activity: Activity): Promise<void> {
+    if (!activity) throw new Error('activity cannot be null for logActivity()');
+    const channelId = activity.channelId;
+    const conversationId = activity.conversation?.id;
+    if (!channelId || !conversationId) {
+      return Promise.reject(new Error(`${WHERE}.logActivity: the activity needs channelId and conversation.id to be logged`));
+    }
+    const copy = JSON.parse(JSON.stringify(activity)) as Omit<Activity, 'timestamp'> & { timestamp?: string };
+    copy.timestamp ??= this.clock.now().toISOString();
+    const created = copy.timestamp;
+    const customer = this.customerOf(activity);
+    const file = this.conversationFile(channelId, conversationId);
+    return this.queue.run(`${channelId}\u0000${conversationId}`, async () => {
+      if (!this.known.has(file)) {
+        // First activity of this conversation seen by this process: is it a new conversation?
+        if (!(await fileExists(file, WHERE))) {
+          await this.lines<IndexLine>(this.channelIndexFile(channelId)).append({ id: conversationId, created });
+        }
+      }
+      await this.lines<Activity>(file).append(copy as unknown as Activity);
+      this.known.add(file);
+      if (customer) await this.indexCustomer(channelId, conversationId, customer, created);
+    });
+  }
+
+  private async indexCustomer(channelId: string, conversationId: string, customer: string, created: string) {
+    const pair = `${channelId}\u0000${conversationId}\u0000${customer}`;
+    if (this.knownCustomers.has(pair)) return;
+    const file = this.customerIndexFile(channelId, customer);
+    const existing = await this.readLines<IndexLine>(file);
+    if (!existing.some((l) => l.id === conversationId && !l.deleted)) {
+      await this.lines<IndexLine>(file).append({ id: conversationId, created });
+    }
+    this.knownCustomers.add(pair);
+  }
+
+  /** Every activity of a conversation in timestamp order (logging order for equal timestamps). */
+  async readTranscript(channelId: string, conversationId: string, startDate?: Date): Promise<Activity[]> {
+    const file = this.conversationFile(channelId, conversationId);
+    const all = await this.queue.run(`${channelId}\u0000${conversationId}`, () => this.readLines<Activity>(file));
+    return all
+      .filter((a) => a.conversation?.id === conversationId)
+      .map(revive)
+      .sort((a, b) => time(a.timestamp) - time(b.timestamp)) // Array.prototype.sort is stable
+      .filter((a) => !startDate || time(a.timestamp) >= startDate.getTime());
+  }
+
+  async getTranscriptActivities(channelId: string, conversationId: string, continuationToken?: string, startDate?: Date): Promise<PagedResult<Activity>> {
+    if (!channelId) throw new Error('Missing channelId');
+    if (!conversationId) throw new Error('Missing conversationId');
+    return page(await this.readTranscript(channelId, conversationId, startDate), continuationToken, this.pageSize);
+  }
+
+  /** Every conversation of a channel, oldest first. Reads the channel index once (no per-conversation files). */
+  async allTranscripts(channelId: string): Promise<TranscriptInfo[]> {
+    const lines = await this.readLines<IndexLine>(this.channelIndexFile(channelId));
+    const byId = new Map<string, TranscriptInfo>();
+    for (const l of lines) {
+      if (typeof l.id !== 'string') continue;
+      if (l.deleted) byId.delete(l.id);
+      else if (!byId.has(l.id)) byId.set(l.id, { channelId, id: l.id, created: new Date(l.created ?? 0) });
+    }
+    return [...byId.values()].sort((a, b) => a.created.getTime() - b.created.getTime());
+  }
+
+  async listTranscripts(channelId: string, continuationToken?: string): Promise<PagedResult<TranscriptInfo>> {
+    if (!channelId) throw new Error('Missing channelId');
+    return page(await this.allTranscripts(channelId), continuationToken, this.pageSize);
+  }
+
+  /**
+   * The conversations of one customer in a channel, oldest first, for the agent console. Reads only
+   * that customer's index (and checks each conversation still exists), however many are stored.
+   */
+  async listTranscriptsOfUser(channelId: string, customerId: string): Promise<TranscriptInfo[]> {
+    const lines = await this.readLines<IndexLine>(this.customerIndexFile(channelId, customerId));
+    const byId = new Map<string, TranscriptInfo>();
+    for (const l of lines) if (typeof l.id === 'string' && !byId.has(l.id)) byId.set(l.id, { channelId, id: l.id, created: new Date(l.created ?? 0) });
+    const out: TranscriptInfo[] = [];
+    for (const info of byId.values()) {
+      if (await fileExists(this.conversationFile(channelId, info.id), WHERE)) out.push(info);
+    }
+    return out.sort((a, b) => a.created.getTime() - b.created.getTime());
+  }
+
+  async deleteTranscript(channelId: string, conversationId: string): Promise<void> {
+    if (!channelId) throw new Error('Missing channelId');
+    if (!conversationId) throw new Error('Missing conversationId');
+    const file = this.conversationFile(channelId, conversationId);
+    await this.queue.run(`${channelId}\u0000${conversationId}`, async () => {
+      const existed = await unlinkIfExists(file, WHERE);
+      this.known.delete(file);
+      if (existed) await this.lines<IndexLine>(this.channelIndexFile(channelId)).append({ id: conversationId, deleted: true });
+      // Customer indexes keep their line; listTranscriptsOfUser drops conversations whose file is gone.
+    });
+  }
+}
