@@ -1,0 +1,149 @@
+/**
+ * `npm run kb -- check [DIR]` and `npm run kb -- search "text" [--knowledge DIR] [--channel C] [--locale L]`:
+ * what a content editor runs before (or instead of) starting the server. `check` prints every problem
+ * as `path:line: message` (paths relative to DIR, as editors' tools expect) and exits 1 if there is any.
+ * Exit codes: 0 fine, 1 problems found, 2 usage or folder error.
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { fixedClock, systemClock, type Clock } from '../clock.js';
+import { loadConfig, loadDotEnv } from '../config.js';
+import { isCalendarDay } from './schema.js';
+import { KnowledgeFolderError, loadKnowledge } from './loader.js';
+import { KnowledgeIndex } from './search.js';
+import { CHANNELS, formatProblem, type Decision, type SearchMatch } from './types.js';
+
+/** Where the CLI writes; tests pass arrays. */
+export interface CliIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const USAGE = `Usage:
+  npm run kb -- check [DIR]
+      Validate a knowledge folder (default: KNOWLEDGE_DIR, ./knowledge). Prints every problem as
+      path:line: message and exits 1 if there is any.
+  npm run kb -- search "text" [--knowledge DIR] [--channel ${CHANNELS.join('|')}] [--locale en] [--date YYYY-MM-DD] [--limit 5]
+      The ranked matches with their confidence, and what the bot would do.`;
+
+/** A mistake in how the CLI was called; printed with the usage, exit 2. */
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function defaultDir(): string {
+  loadDotEnv();
+  return loadConfig().knowledgeDir;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+async function check(args: string[], io: CliIo): Promise<number> {
+  const { positionals } = parseArgs({ args, allowPositionals: true, options: {} });
+  if (positionals.length > 1) throw new UsageError(`check takes one folder, got ${positionals.length}: ${positionals.join(' ')}`);
+  const dir = positionals[0] ?? defaultDir();
+  const loaded = await loadKnowledge(dir);
+  for (const p of loaded.problems) io.out(formatProblem(p));
+  if (loaded.problems.length > 0) {
+    const badFiles = new Set(loaded.problems.map((p) => p.path)).size;
+    io.out(`✗ ${dir}: ${plural(loaded.problems.length, 'problem')} in ${badFiles} of ${plural(loaded.files, 'file')}`);
+    return 1;
+  }
+  if (loaded.files === 0) {
+    io.out(`✗ ${dir}: no knowledge files (.md) found — is this the right folder?`);
+    return 1;
+  }
+  io.out(`✓ ${dir}: ${plural(loaded.entries.length, 'entry').replace('entrys', 'entries')} in ${plural(loaded.files, 'file')}, no problems`);
+  return 0;
+}
+
+function describeDecision(d: Decision): string {
+  switch (d.kind) {
+    case 'answer':
+      return `answer with ${d.match.entry.id} (confidence ${d.match.confidence.toFixed(2)})${d.match.entry.handoff ? ', then hand over to a human' : ''}`;
+    case 'suggest':
+      return `suggest ${d.matches.map((m) => m.entry.id).join(', ')} (not sure enough to answer)`;
+    case 'none':
+      return 'none: nothing fits well enough (the bot offers a human)';
+  }
+}
+
+function row(m: SearchMatch, i: number): string {
+  const flags = [m.entry.handoff ? 'handoff' : '', m.entry.validUntil ? `until ${m.entry.validUntil}` : ''].filter(Boolean).join(', ');
+  return `${String(i + 1).padStart(2)}. ${m.confidence.toFixed(2)}  ${m.entry.id.padEnd(36)} ${m.entry.question}${flags ? `  [${flags}]` : ''}`;
+}
+
+async function search(args: string[], io: CliIo): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      knowledge: { type: 'string' },
+      channel: { type: 'string' },
+      locale: { type: 'string' },
+      date: { type: 'string' },
+      limit: { type: 'string' },
+    },
+  });
+  const query = positionals.join(' ').trim();
+  if (!query) throw new UsageError('search needs the text to look for, e.g. npm run kb -- search "how do I pay my bill"');
+  if (values.channel && !(CHANNELS as readonly string[]).includes(values.channel)) {
+    throw new UsageError(`unknown channel "${values.channel}" (valid channels: ${CHANNELS.join(', ')})`);
+  }
+  if (values.date && !isCalendarDay(values.date)) throw new UsageError(`--date must be YYYY-MM-DD, got "${values.date}"`);
+  const limit = values.limit === undefined ? 5 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, got "${values.limit}"`);
+
+  const dir = values.knowledge ?? defaultDir();
+  const loaded = await loadKnowledge(dir);
+  if (loaded.problems.length > 0) {
+    for (const p of loaded.problems) io.err(formatProblem(p));
+    io.err(`✗ ${dir} has ${plural(loaded.problems.length, 'problem')}; fix them first (npm run kb -- check ${dir})`);
+    return 1;
+  }
+  const clock: Clock = values.date ? fixedClock(`${values.date}T12:00:00Z`) : systemClock;
+  const index = KnowledgeIndex.build(loaded.entries, { clock });
+  const context = { channel: values.channel, locale: values.locale };
+  const matches = index.search(query, { ...context, limit });
+  io.out(
+    `"${query}" in ${dir} (${[`channel ${values.channel ?? 'any'}`, `locale ${values.locale ?? 'en'}`, clock.now().toISOString().slice(0, 10)].join(', ')})`,
+  );
+  if (matches.length === 0) io.out('  no matches');
+  matches.forEach((m, i) => io.out(row(m, i)));
+  io.out(`Decision: ${describeDecision(index.decide(query, context))}`);
+  return 0;
+}
+
+/** Runs the CLI with `args` (without node and script); returns the exit code. */
+export async function runCli(args: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    if (command === 'check') return await check(rest, io);
+    if (command === 'search') return await search(rest, io);
+    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+      io.out(USAGE);
+      return command === undefined ? 2 : 0;
+    }
+    throw new UsageError(`unknown command "${command}" (use check or search)`);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (err instanceof UsageError || e.code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`kb: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof KnowledgeFolderError || e.name === 'ConfigError') {
+      io.err(`kb: ${e.message}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+if (isMain) {
+  const io: CliIo = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
+  process.exitCode = await runCli(process.argv.slice(2), io);
+}
