@@ -1,0 +1,585 @@
+/**
+ * The base of the Messenger and WhatsApp adapters: every step the two Meta channels share.
+ *
+ *   POST /webhooks/<channel> → verify (X-Hub-Signature-256 over the raw bytes) → parse (zod)
+ *     → store each new message in the durable inbox (dedupe by mid/wamid, survives restarts)
+ *     → answer 200 → run the bot per conversation, in order, in the background
+ *   bot reply → sendActivities → reply-window check → platform rendering (subclass) → Graph API with retries
+ *     → a final failure is recorded against the conversation and emitted as `sendFailed`, never dropped.
+ *
+ * Subclasses supply only the mapping (payload → activities, activity → Graph requests) and the
+ * platform's window rules, in keeping with "an adapter is a mapper plus one side effect".
+ */
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import type { IncomingMessage } from 'node:http';
+import type { Server, Request, Response } from 'restify';
+import {
+  ActivityEventNames,
+  ActivityTypes,
+  BotAdapter,
+  INVOKE_RESPONSE_KEY,
+  TurnContext,
+  type Activity,
+  type ConversationReference,
+  type ResourceResponse,
+} from 'botbuilder';
+import type { BotLogic, MountableAdapter, ReplyWindow } from './channel.js';
+import { agentMarkOf } from './channel.js';
+import type { Clock } from '../../src/clock.js';
+import { systemClock } from '../../src/clock.js';
+import type { Logger } from '../../src/log.js';
+import { silentLogger } from '../../src/log.js';
+import { ChannelJournal, type InboxItem, type MessageStatus, type SendFailure } from './journal.js';
+import { GraphClient, type FetchLike, type RetryOptions } from './graph-client.js';
+import { GraphApiError, GraphUnavailableError, InboxStorageError, ReplyWindowClosedError } from './errors.js';
+import { verifyHandshake, verifySignature } from './verify.js';
+
+export type { SendFailure, MessageStatus } from './journal.js';
+
+/** Options every Meta adapter takes besides its own channel settings. */
+export interface MetaAdapterOptions {
+  /** Config.graphApiUrl: Meta's Graph API base with version (tests point it at a local fake). */
+  graphApiUrl: string;
+  /** Config.dataDir: the channel keeps `<dataDir>/<channelId>/journal.jsonl`. */
+  dataDir: string;
+  clock?: Clock;
+  logger?: Logger;
+  /** Node's fetch by default; tests and benchmarks may inject another. */
+  fetch?: FetchLike;
+  /** Used for backoff waits and `delay` activities; tests inject one that does not wait. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Jitter source for backoff, in [0, 1). */
+  random?: () => number;
+  retry?: RetryOptions;
+  /**
+   * What the customer is told when they send media, a location or a sticker. The adapter sends it
+   * itself (through the middleware, so the transcript keeps both); the bot never sees such messages.
+   */
+  unsupportedText?: string;
+  /** Mark inbound messages as read / show typing where the platform has it (default true). */
+  markAsRead?: boolean;
+  /** Largest webhook body accepted (default 1 MiB). */
+  maxBodyBytes?: number;
+}
+
+/** Default reply to media, locations and stickers. */
+export const DEFAULT_UNSUPPORTED_TEXT = 'Sorry, I can only read text here. Please type your question.';
+
+/** An inbound customer message after mapping, before it is stored. */
+export interface InboundMessage {
+  /** `mid` / `wamid`: the dedupe key. */
+  id: string;
+  conversationId: string;
+  activity: Partial<Activity>;
+  /** Media, location, sticker, ...: kept in the transcript, answered with `unsupportedText`. */
+  unsupported: boolean;
+}
+
+/** A status change of an outbound message, from echoes, deliveries, reads or WhatsApp `statuses`. */
+export type StatusUpdate =
+  | { kind: 'message'; messageId: string; status: MessageStatus; conversationId?: string; error?: { code: number | string; message: string; details?: string } }
+  | { kind: 'watermark'; conversationId: string; watermark: number; status: 'delivered' | 'read' };
+
+/** What a subclass's `parseWebhook` makes of one POST body. */
+export interface ParsedWebhook {
+  messages: InboundMessage[];
+  statuses: StatusUpdate[];
+  /** Events deliberately not handled (standby, reactions, ...), for the debug log. */
+  ignored: string[];
+}
+
+/** How a message may go out given the conversation's reply window. */
+export type WindowMode = 'standard' | 'human_agent' | 'closed';
+
+/** Payload of the `status` event. */
+export interface StatusEvent {
+  channelId: string;
+  conversationId?: string;
+  messageId: string;
+  status: MessageStatus;
+}
+
+/** The channelData flag an unsupported (non-text) customer message carries; see `isUnsupportedActivity`. */
+export const UNSUPPORTED_FLAG = 'unsupported';
+
+/** True for an activity made from media, a location, a sticker, ... (`channelData.unsupported === true`). */
+export function isUnsupportedActivity(activity: Partial<Activity>): boolean {
+  return activity.channelData?.[UNSUPPORTED_FLAG] === true;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * A botbuilder `BotAdapter` for a Meta webhook channel. Emits `sendFailed` (SendFailure) and
+ * `status` (StatusEvent) on `events`.
+ */
+export abstract class MetaChannelAdapter extends BotAdapter implements MountableAdapter {
+  abstract readonly channelId: string;
+  /** Fired with `sendFailed` (a SendFailure) and `status` (a StatusEvent). */
+  readonly events = new EventEmitter();
+  protected readonly clock: Clock;
+  protected readonly logger: Logger;
+  protected readonly sleep: (ms: number) => Promise<void>;
+  protected readonly unsupportedText: string;
+  protected readonly markAsRead: boolean;
+  protected graph!: GraphClient;
+  protected journal!: ChannelJournal;
+  private readonly maxBodyBytes: number;
+  private opening?: Promise<void>;
+  private logic?: BotLogic;
+  private readonly chains = new Map<string, Promise<void>>();
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  /** Last inbound message id per conversation (for WhatsApp's read receipt / typing indicator). */
+  protected readonly lastInbound = new Map<string, string>();
+
+  protected constructor(
+    protected readonly base: MetaAdapterOptions,
+    private readonly secrets: { appSecret: string; verifyToken: string },
+  ) {
+    super();
+    this.clock = base.clock ?? systemClock;
+    this.logger = base.logger ?? silentLogger;
+    this.sleep = base.sleep ?? defaultSleep;
+    this.unsupportedText = base.unsupportedText ?? DEFAULT_UNSUPPORTED_TEXT;
+    this.markAsRead = base.markAsRead ?? true;
+    this.maxBodyBytes = base.maxBodyBytes ?? 1024 * 1024;
+  }
+
+  /** Builds the Graph client for this channel's token; called by subclasses in their constructor. */
+  protected makeGraphClient(accessToken: string, auth: 'query' | 'bearer'): GraphClient {
+    return new GraphClient({
+      baseUrl: this.base.graphApiUrl.replace(/\/+$/, ''),
+      accessToken,
+      auth,
+      name: this.channelId,
+      fetch: this.base.fetch,
+      sleep: this.sleep,
+      random: this.base.random,
+      logger: this.logger,
+      ...this.base.retry,
+    });
+  }
+
+  /** The webhook path: `/webhooks/messenger`, `/webhooks/whatsapp`. */
+  get path(): string {
+    return `/webhooks/${this.channelId}`;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /**
+   * Opens the journal and resumes messages accepted before a restart but not yet processed.
+   * `mount` calls it; call it yourself to wait until the adapter is ready.
+   */
+  start(logic?: BotLogic): Promise<void> {
+    if (logic) this.logic = logic;
+    if (!this.opening) {
+      this.journal = new ChannelJournal(join(this.base.dataDir, this.channelId), () => this.clock.now().getTime());
+      this.opening = this.journal.open().then(() => {
+        const pending = this.journal.pendingItems();
+        if (pending.length) this.logger.info('resuming accepted messages after a restart', { channel: this.channelId, count: pending.length });
+        for (const item of pending) this.schedule(item);
+      });
+    }
+    return this.opening;
+  }
+
+  /** Adds `GET` (handshake) and `POST` (events) at `/webhooks/<channel>`; runs `logic` for each message. */
+  mount(server: Server, logic: BotLogic): void {
+    this.logic = logic;
+    void this.start(logic).catch((err) => this.logger.error('could not open the channel journal', { channel: this.channelId, error: (err as Error).message }));
+    server.get(this.path, (req: Request, res: Response) => {
+      const query = Object.fromEntries(new URL(req.url ?? '', 'http://localhost').searchParams);
+      const r = this.handshake(query);
+      if (r.status === 200) res.sendRaw(200, r.body, { 'content-type': 'text/plain; charset=utf-8' });
+      else res.send(r.status, { code: r.status === 403 ? 'Forbidden' : 'BadRequest', message: r.body });
+    });
+    server.post(this.path, async (req: Request, res: Response) => {
+      let raw: Buffer;
+      try {
+        raw = await readBody(req, this.maxBodyBytes);
+      } catch (err) {
+        res.send(413, { code: 'PayloadTooLarge', message: `${this.path}: ${(err as Error).message}` });
+        return;
+      }
+      const r = await this.handleWebhook(raw, req.headers);
+      if (r.status === 200) res.sendRaw(200, 'EVENT_RECEIVED', { 'content-type': 'text/plain; charset=utf-8' });
+      else res.send(r.status, { code: r.code, message: r.message });
+    });
+  }
+
+  /** Waits until every accepted message has been processed (tests, benchmarks, shutdown). */
+  whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Finishes in-flight turns and closes the journal. */
+  async close(): Promise<void> {
+    if (!this.opening) return;
+    await this.opening.catch(() => undefined);
+    await this.whenIdle();
+    await this.journal.close();
+  }
+
+  // ---------------------------------------------------------------- inbound
+
+  /** The GET handshake: 200 with the challenge, or 400/403. */
+  handshake(query: Record<string, unknown>): { status: number; body: string } {
+    const r = verifyHandshake(query, this.secrets.verifyToken);
+    return r.ok ? { status: 200, body: r.challenge } : { status: r.status, body: `${this.path}: ${r.reason}` };
+  }
+
+  /**
+   * Everything a POST does except HTTP: verify, parse, store, schedule. Returns the status to answer:
+   * 200 once new messages are stored (or there were none), 401/403 for signatures, 400 for bodies
+   * that are not JSON, 503 when storage fails (Meta will retry).
+   */
+  async handleWebhook(raw: Buffer, headers: Record<string, string | string[] | undefined>): Promise<{ status: number; code?: string; message?: string }> {
+    const v = verifySignature(raw, headers, this.secrets.appSecret);
+    if (!v.ok) {
+      this.logger.warn('webhook signature rejected', { channel: this.channelId, reason: v.reason });
+      return { status: v.status, code: v.status === 401 ? 'Unauthorized' : 'Forbidden', message: `${this.path}: ${v.reason}` };
+    }
+    await this.start();
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      return { status: 400, code: 'BadRequest', message: `${this.path}: the body is not JSON` };
+    }
+    let parsed: ParsedWebhook;
+    try {
+      parsed = this.parseWebhook(body);
+    } catch (err) {
+      // Signed by Meta but not in a shape we know: keep it (never lost) and answer 200 so Meta does not disable the webhook.
+      this.logger.error('webhook body not understood; kept in the journal', { channel: this.channelId, error: (err as Error).message });
+      try {
+        await this.journal.recordUnparsed(raw.toString('utf8'), (err as Error).message);
+      } catch (e) {
+        return this.unavailable(e);
+      }
+      return { status: 200 };
+    }
+    if (parsed.ignored.length) this.logger.debug('webhook events ignored', { channel: this.channelId, ignored: parsed.ignored });
+    const now = this.clock.now().getTime();
+    let fresh: InboxItem[];
+    try {
+      fresh = await this.journal.accept(
+        parsed.messages.map((m) => ({
+          id: m.id,
+          conversationId: m.conversationId,
+          at: now,
+          activity: m.unsupported ? { ...m.activity, channelData: { ...m.activity.channelData, [UNSUPPORTED_FLAG]: true } } : m.activity,
+          opensWindow: true,
+        })),
+      );
+    } catch (err) {
+      return this.unavailable(err);
+    }
+    for (const item of fresh) this.schedule(item);
+    for (const s of parsed.statuses) await this.applyStatus(s).catch((err) => this.logger.warn('status update failed', { error: (err as Error).message }));
+    return { status: 200 };
+  }
+
+  private unavailable(err: unknown) {
+    this.logger.error('could not store webhook; answering 503 so Meta retries', { channel: this.channelId, error: (err as Error).message });
+    return { status: 503, code: 'ServiceUnavailable', message: `${this.path}: ${err instanceof InboxStorageError ? err.message : 'storage failed'}` };
+  }
+
+  /** Maps one webhook body (already verified and JSON-parsed) to messages and status updates; throws when the shape is unknown. */
+  protected abstract parseWebhook(body: unknown): ParsedWebhook;
+
+  private async applyStatus(s: StatusUpdate): Promise<void> {
+    if (s.kind === 'watermark') {
+      const mids = await this.journal.recordWatermark(s.conversationId, s.watermark, s.status);
+      for (const messageId of mids) this.events.emit('status', { channelId: this.channelId, conversationId: s.conversationId, messageId, status: s.status } satisfies StatusEvent);
+      return;
+    }
+    const conv = (await this.journal.recordStatus(s.messageId, s.status)) ?? s.conversationId;
+    if (conv || this.journal.statusOf(s.messageId)) this.events.emit('status', { channelId: this.channelId, conversationId: conv, messageId: s.messageId, status: s.status } satisfies StatusEvent);
+    if (s.status === 'failed' && s.error) {
+      await this.fail({
+        channelId: this.channelId,
+        conversationId: conv ?? 'unknown',
+        at: this.clock.now().toISOString(),
+        code: s.error.code,
+        message: s.error.message + (s.error.details ? ` — ${s.error.details}` : ''),
+        messageId: s.messageId,
+      });
+    }
+  }
+
+  private schedule(item: InboxItem): void {
+    this.inFlight++;
+    const prev = this.chains.get(item.conversationId) ?? Promise.resolve();
+    const next = prev
+      .then(() => this.process(item))
+      .catch((err) => this.logger.error('turn failed', { channel: this.channelId, conversation: item.conversationId, error: (err as Error).message }))
+      .finally(() => {
+        if (this.chains.get(item.conversationId) === next) this.chains.delete(item.conversationId);
+        if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+      });
+    this.chains.set(item.conversationId, next);
+  }
+
+  private async process(item: InboxItem): Promise<void> {
+    const activity = { ...item.activity } as Partial<Activity>;
+    if (typeof activity.timestamp === 'string') activity.timestamp = new Date(activity.timestamp);
+    if (typeof activity.localTimestamp === 'string') activity.localTimestamp = new Date(activity.localTimestamp);
+    this.lastInbound.set(item.conversationId, item.id);
+    await this.enrich(activity).catch((err) => this.logger.debug('profile lookup failed', { error: (err as Error).message }));
+    if (this.markAsRead) void this.acknowledge(item.conversationId, item.id, activity).catch((err) => this.logger.debug('mark-as-read failed', { error: (err as Error).message }));
+    const logic = this.logic;
+    if (!logic) throw new Error(`${this.channelId}: a message arrived before mount(server, logic) gave the adapter its bot logic`);
+    const context = new TurnContext(this, activity);
+    try {
+      if (isUnsupportedActivity(activity)) {
+        // Not for the bot: the middleware still runs (transcript, handoff — if a human owns the
+        // conversation the handoff middleware stops the turn and the agent sees the media instead).
+        await this.runMiddleware(context, async (ctx) => {
+          await ctx.sendActivity(this.unsupportedText);
+        });
+      } else {
+        await this.runMiddleware(context, logic);
+      }
+    } finally {
+      await this.journal.done(item.id).catch((err) => this.logger.warn('could not mark message done', { error: (err as Error).message }));
+    }
+  }
+
+  /** Fills in what the webhook lacks (Messenger: the profile name). */
+  protected async enrich(_activity: Partial<Activity>): Promise<void> {}
+
+  /** Read receipt / typing indicator for a newly received message. */
+  protected abstract acknowledge(conversationId: string, messageId: string, activity: Partial<Activity>): Promise<void>;
+
+  // ---------------------------------------------------------------- outbound
+
+  /** How long after the customer's last message the bot, and a human agent, may write. */
+  protected abstract readonly windowRules: { botMs: number; agentMs: number };
+
+  /** The conversation's reply window, or undefined when the customer never wrote. */
+  async replyWindow(conversationId: string): Promise<ReplyWindow | undefined> {
+    await this.start();
+    const last = this.journal.lastCustomerMessageAt(conversationId);
+    if (last === undefined) return undefined;
+    return {
+      channelId: this.channelId,
+      lastCustomerMessageAt: new Date(last),
+      botClosesAt: new Date(last + this.windowRules.botMs),
+      agentClosesAt: new Date(last + this.windowRules.agentMs),
+    };
+  }
+
+  /** Sends that finally failed in this conversation (oldest first), with Meta's code and message. */
+  async sendFailures(conversationId: string): Promise<SendFailure[]> {
+    await this.start();
+    return this.journal.failuresOf(conversationId);
+  }
+
+  /** Where an outbound message stands (`sent`, `delivered`, `read`, `failed`), if we sent it. */
+  async messageStatus(messageId: string): Promise<MessageStatus | undefined> {
+    await this.start();
+    return this.journal.statusOf(messageId);
+  }
+
+  /** Outbound messages of a conversation with their statuses. */
+  async outboundMessages(conversationId: string) {
+    await this.start();
+    return this.journal.outboundOf(conversationId);
+  }
+
+  /** Which mode a message may use now: within the bot window, the agent window, or none. */
+  protected windowMode(conversationId: string, activity: Partial<Activity>): { mode: WindowMode; closedAt?: Date } {
+    const last = this.journal.lastCustomerMessageAt(conversationId);
+    if (last === undefined) return { mode: 'closed' };
+    const now = this.clock.now().getTime();
+    if (now < last + this.windowRules.botMs) return { mode: 'standard' };
+    if (agentMarkOf(activity) && now < last + this.windowRules.agentMs) return { mode: 'human_agent' };
+    return { mode: 'closed', closedAt: new Date(last + (agentMarkOf(activity) ? this.windowRules.agentMs : this.windowRules.botMs)) };
+  }
+
+  /**
+   * Renders and sends one message activity; returns the platform ids of the messages sent (a long
+   * text may become several). `mode` is `closed` only when `sendOutsideWindow` is overridden.
+   */
+  protected abstract deliver(conversationId: string, activity: Partial<Activity>, mode: WindowMode): Promise<string[]>;
+
+  /** Outside every window: return true to let `deliver` send anyway (WhatsApp's template); default refuse. */
+  protected canSendOutsideWindow(_activity: Partial<Activity>): boolean {
+    return false;
+  }
+
+  /** Shows a typing indicator for a `typing` activity. */
+  protected abstract sendTyping(conversationId: string): Promise<void>;
+
+  /** True when Meta's error means the window is closed (Messenger 10/2018278, WhatsApp 131047). */
+  protected abstract isWindowError(err: GraphApiError): boolean;
+
+  /**
+   * Sends the bot's (or an agent's) activities: `delay` waits, `trace` is dropped (not an emulator),
+   * `invokeResponse` is cached in turnState as botbuilder's adapters do, `typing` shows the platform's
+   * indicator, `message` is checked against the reply window and delivered. A message that cannot
+   * be delivered is recorded (`sendFailures`, `sendFailed` event) and the error is thrown:
+   * `ReplyWindowClosedError` or `GraphApiError`.
+   */
+  async sendActivities(context: TurnContext, activities: Partial<Activity>[]): Promise<ResourceResponse[]> {
+    await this.start();
+    const responses: ResourceResponse[] = [];
+    for (const activity of activities) {
+      switch (activity.type) {
+        case 'delay':
+          await this.sleep(typeof activity.value === 'number' ? activity.value : 1000);
+          responses.push({ id: '' });
+          break;
+        case ActivityTypes.InvokeResponse:
+          context.turnState.set(INVOKE_RESPONSE_KEY, activity);
+          responses.push({ id: '' });
+          break;
+        case ActivityTypes.Trace:
+          responses.push({ id: '' }); // trace is for the Emulator only
+          break;
+        case ActivityTypes.Typing: {
+          const conv = activity.conversation?.id ?? context.activity.conversation?.id;
+          if (conv) await this.sendTyping(conv).catch((err) => this.logger.debug('typing indicator failed', { error: (err as Error).message }));
+          responses.push({ id: '' });
+          break;
+        }
+        case ActivityTypes.Message:
+        case undefined:
+          responses.push({ id: await this.sendMessage(activity, context) });
+          break;
+        default:
+          // Events (handoff.initiate, ...) are for the bot's own plumbing, not for the customer.
+          responses.push({ id: '' });
+      }
+    }
+    return responses;
+  }
+
+  private async sendMessage(activity: Partial<Activity>, context: TurnContext): Promise<string> {
+    const conversationId = activity.conversation?.id ?? context.activity.conversation?.id;
+    if (!conversationId) throw new Error(`${this.channelId}: cannot send a message without conversation.id (use TurnContext or continueConversation)`);
+    try {
+      const { mode, closedAt } = this.windowMode(conversationId, activity);
+      if (mode === 'closed' && !this.canSendOutsideWindow(activity)) {
+        throw new ReplyWindowClosedError(this.channelId, conversationId, closedAt, agentMarkOf(activity) ? 'a human agent may reply up to the agent window' : 'only a human agent or a template may write now');
+      }
+      let ids: string[];
+      try {
+        ids = await this.deliver(conversationId, activity, mode);
+      } catch (err) {
+        if (err instanceof GraphApiError && this.isWindowError(err)) throw new ReplyWindowClosedError(this.channelId, conversationId, closedAt, `Meta refused it: ${err.graphMessage}`, err);
+        throw err;
+      }
+      for (const id of ids) await this.journal.recordOutbound(conversationId, id);
+      return ids[ids.length - 1] ?? '';
+    } catch (err) {
+      await this.fail(failureOf(this.channelId, conversationId, this.clock.now(), err, activity));
+      throw err;
+    }
+  }
+
+  private async fail(failure: SendFailure): Promise<void> {
+    this.logger.warn('send failed', { channel: this.channelId, conversation: failure.conversationId, code: failure.code, message: failure.message });
+    try {
+      await this.journal.recordFailure(failure);
+    } catch (err) {
+      this.logger.error('could not record a send failure', { error: (err as Error).message, failure });
+    }
+    this.events.emit('sendFailed', failure);
+  }
+
+  /** Message edits are not possible on Messenger or WhatsApp. */
+  async updateActivity(): Promise<void> {
+    throw new Error(`${this.channelId}: updateActivity is not supported — Meta's APIs cannot edit a sent message; send a new one`);
+  }
+
+  /** Deleting a sent message is not possible on Messenger or WhatsApp. */
+  async deleteActivity(): Promise<void> {
+    throw new Error(`${this.channelId}: deleteActivity is not supported — Meta's APIs cannot delete a sent message`);
+  }
+
+  /**
+   * Runs `logic` in a proactive turn for `reference` (agent replies, follow-ups). Errors from sends —
+   * `ReplyWindowClosedError`, `GraphApiError` — reach the caller rather than `onTurnError`, so the
+   * agent console can say why a message did not go out.
+   */
+  async continueConversation(reference: Partial<ConversationReference>, logic: (context: TurnContext) => Promise<void>): Promise<void> {
+    await this.start();
+    const activity = TurnContext.applyConversationReference(
+      { type: ActivityTypes.Event, name: ActivityEventNames.ContinueConversation },
+      { ...reference, channelId: reference.channelId ?? this.channelId, serviceUrl: reference.serviceUrl ?? this.base.graphApiUrl },
+      true,
+    );
+    const context = new TurnContext(this, activity);
+    await this.middleware.run(context, () => logic(context));
+  }
+
+  /** botbuilder's newer overloads: `(botAppId | claimsIdentity, reference, [audience,] logic)`. */
+  override async continueConversationAsync(
+    _botAppIdOrClaims: unknown,
+    reference: Partial<ConversationReference>,
+    logicOrAudience: ((context: TurnContext) => Promise<void>) | string,
+    maybeLogic?: (context: TurnContext) => Promise<void>,
+  ): Promise<void> {
+    const logic = typeof logicOrAudience === 'function' ? logicOrAudience : maybeLogic;
+    if (!logic) throw new Error(`${this.channelId}: continueConversationAsync needs a logic callback`);
+    await this.continueConversation(reference, logic);
+  }
+
+  /** A conversation reference for a customer id (PSID / wa_id), for proactive sends. */
+  referenceFor(customerId: string, name?: string): Partial<ConversationReference> {
+    return {
+      channelId: this.channelId,
+      serviceUrl: this.base.graphApiUrl,
+      conversation: { id: customerId, isGroup: false, conversationType: 'personal', name: name ?? '' },
+      user: { id: customerId, name: name ?? '' },
+      bot: { id: this.channelId, name: 'Switchboard' },
+    };
+  }
+}
+
+function failureOf(channelId: string, conversationId: string, now: Date, err: unknown, activity: Partial<Activity>): SendFailure {
+  const base = { channelId, conversationId, at: now.toISOString(), activity: summarize(activity) };
+  if (err instanceof ReplyWindowClosedError) {
+    const g = err.graphError;
+    return g
+      ? { ...base, code: g.code ?? 'REPLY_WINDOW_CLOSED', subcode: g.subcode, message: g.graphMessage, fbtraceId: g.fbtraceId }
+      : { ...base, code: 'REPLY_WINDOW_CLOSED', message: err.message };
+  }
+  if (err instanceof GraphApiError) return { ...base, code: err.code ?? err.status, subcode: err.subcode, message: err.graphMessage, fbtraceId: err.fbtraceId };
+  if (err instanceof GraphUnavailableError) return { ...base, code: 'UNREACHABLE', message: err.message };
+  return { ...base, code: 'ERROR', message: (err as Error)?.message ?? String(err) };
+}
+
+function summarize(a: Partial<Activity>): Partial<Activity> {
+  return {
+    type: a.type,
+    text: a.text,
+    suggestedActions: a.suggestedActions,
+    channelData: a.channelData?.switchboard ? { switchboard: a.channelData.switchboard } : undefined,
+  };
+}
+
+/** Reads the raw request bytes (needed for the signature), refusing bodies over `limit`. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new Error(`body larger than ${limit} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,4 @@
+/** WhatsApp channel: the adapter, its payload mapping and its limits. */
+export * from './whatsapp-adapter.js';
+export * from './inbound.js';
+export * from './outbound.js';

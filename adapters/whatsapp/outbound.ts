@@ -1,0 +1,103 @@
+/**
+ * Activity → WhatsApp Cloud API message bodies. Pure: no I/O. Every platform limit is a named constant.
+ * @see https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages
+ */
+import type { Activity } from 'botbuilder';
+import { choicesOf, markdownOf } from '../messenger/outbound.js';
+import { markdownToPlatformText, splitText, truncate } from '../shared/text.js';
+
+/** Text message body: up to 4,096 characters. https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages#text-object */
+export const WHATSAPP_TEXT_LIMIT = 4096;
+/** Reply buttons: at most 3. https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-reply-buttons-messages */
+export const WHATSAPP_REPLY_BUTTON_LIMIT = 3;
+/** Reply button titles: at most 20 characters. (same page) */
+export const WHATSAPP_BUTTON_TITLE_LIMIT = 20;
+/** Reply button / list row ids: at most 256 characters. (same page) */
+export const WHATSAPP_CHOICE_ID_LIMIT = 256;
+/** Interactive reply-button body text: at most 1,024 characters. (same page) */
+export const WHATSAPP_BUTTON_BODY_LIMIT = 1024;
+/** List messages: at most 10 rows across all sections. https://developers.facebook.com/docs/whatsapp/cloud-api/messages/interactive-list-messages */
+export const WHATSAPP_LIST_ROW_LIMIT = 10;
+/** List row titles: at most 24 characters. (same page) */
+export const WHATSAPP_LIST_ROW_TITLE_LIMIT = 24;
+/** List row descriptions: at most 72 characters. (same page) */
+export const WHATSAPP_LIST_ROW_DESCRIPTION_LIMIT = 72;
+/** The list's button label: at most 20 characters. (same page) */
+export const WHATSAPP_LIST_BUTTON_LIMIT = 20;
+/** List body text: at most 4,096 characters. (same page) */
+export const WHATSAPP_LIST_BODY_LIMIT = 4096;
+/** Body used when the bot sends only choices (interactive messages need a body). */
+export const WHATSAPP_CHOICE_PROMPT = 'Please choose:';
+/** Label of the button that opens a list. */
+export const WHATSAPP_LIST_BUTTON_TEXT = 'Options';
+
+/** A messages API body without `messaging_product`/`to`, which the adapter adds. */
+export type WhatsAppMessage =
+  | { type: 'text'; text: { body: string; preview_url: boolean } }
+  | { type: 'image'; image: { link: string; caption?: string } }
+  | { type: 'interactive'; interactive: Record<string, unknown> };
+
+/**
+ * Renders one activity: images by link, the text (Markdown → WhatsApp's `*bold*` / `_italic_`) split
+ * at 4,096 characters on sentences, suggestions as up to 3 reply buttons, or a list of up to 10 rows
+ * when there are more (the rest are dropped and reported by `droppedChoices`).
+ */
+export function renderWhatsApp(activity: Partial<Activity>): WhatsAppMessage[] {
+  const out: WhatsAppMessage[] = [];
+  for (const a of activity.attachments ?? [])
+    if (a.contentUrl && a.contentType?.startsWith('image/')) out.push({ type: 'image', image: { link: a.contentUrl, ...(a.name ? { caption: a.name } : {}) } });
+  const text = markdownToPlatformText(markdownOf(activity), 'whatsapp');
+  const choices = choicesOf(activity);
+  if (choices.length === 0) {
+    for (const body of splitText(text, WHATSAPP_TEXT_LIMIT)) out.push({ type: 'text', text: { body, preview_url: /https?:\/\//.test(body) } });
+    return out;
+  }
+  const bodyLimit = choices.length <= WHATSAPP_REPLY_BUTTON_LIMIT ? WHATSAPP_BUTTON_BODY_LIMIT : WHATSAPP_LIST_BODY_LIMIT;
+  // Everything but the last piece goes as plain text; the last piece becomes the interactive body.
+  const chunks = splitText(text, WHATSAPP_TEXT_LIMIT);
+  const last = chunks.pop() ?? '';
+  const lastPieces = splitText(last, bodyLimit);
+  const body = lastPieces.pop() ?? WHATSAPP_CHOICE_PROMPT;
+  for (const t of [...chunks, ...lastPieces]) out.push({ type: 'text', text: { body: t, preview_url: false } });
+  if (choices.length <= WHATSAPP_REPLY_BUTTON_LIMIT) {
+    out.push({
+      type: 'interactive',
+      interactive: {
+        type: 'button',
+        body: { text: body },
+        action: {
+          buttons: choices.map((c) => ({ type: 'reply', reply: { id: c.value.slice(0, WHATSAPP_CHOICE_ID_LIMIT), title: truncate(c.title, WHATSAPP_BUTTON_TITLE_LIMIT) } })),
+        },
+      },
+    });
+  } else {
+    out.push({
+      type: 'interactive',
+      interactive: {
+        type: 'list',
+        body: { text: body },
+        action: {
+          button: truncate(WHATSAPP_LIST_BUTTON_TEXT, WHATSAPP_LIST_BUTTON_LIMIT),
+          sections: [
+            {
+              rows: choices.slice(0, WHATSAPP_LIST_ROW_LIMIT).map((c) => {
+                const title = truncate(c.title, WHATSAPP_LIST_ROW_TITLE_LIMIT);
+                return {
+                  id: c.value.slice(0, WHATSAPP_CHOICE_ID_LIMIT),
+                  title,
+                  ...(title !== c.title.trim() ? { description: truncate(c.title, WHATSAPP_LIST_ROW_DESCRIPTION_LIMIT) } : {}),
+                };
+              }),
+            },
+          ],
+        },
+      },
+    });
+  }
+  return out;
+}
+
+/** How many choices `renderWhatsApp` had to leave out (more than 10). */
+export function droppedChoices(activity: Partial<Activity>): number {
+  return Math.max(0, choicesOf(activity).length - WHATSAPP_LIST_ROW_LIMIT);
+}

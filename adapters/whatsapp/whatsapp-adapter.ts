@@ -1,0 +1,81 @@
+/**
+ * `WhatsAppAdapter`: the WhatsApp Cloud API webhook in, the messages API out, as a botbuilder
+ * BotAdapter at `GET/POST /webhooks/whatsapp`.
+ * Window: free-form messages up to 24 hours after the customer's last message; after that only an
+ * approved template — the configured `whatsapp.templateName` is sent instead, or the send is refused
+ * with `ReplyWindowClosedError`. There is no 7-day exception for human agents on WhatsApp.
+ * @see https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows
+ */
+import type { Activity } from 'botbuilder';
+import type { WhatsAppConfig } from '../../src/config.js';
+import type { GraphApiError } from '../shared/errors.js';
+import { MetaChannelAdapter, type MetaAdapterOptions, type ParsedWebhook, type WindowMode } from '../shared/meta-adapter.js';
+import { parseWhatsAppWebhook } from './inbound.js';
+import { renderWhatsApp, droppedChoices } from './outbound.js';
+
+/** Customer service window. */
+export const WHATSAPP_SERVICE_WINDOW_MS = 24 * 3600 * 1000;
+/** "Re-engagement message": more than 24 hours since the customer last wrote. */
+export const WHATSAPP_WINDOW_ERROR_CODE = 131047;
+
+/** Constructor options: `Config.whatsapp` plus the shared ones (graphApiUrl, dataDir, clock, logger, ...). */
+export interface WhatsAppAdapterOptions extends MetaAdapterOptions {
+  whatsapp: WhatsAppConfig;
+}
+
+/** The WhatsApp channel; see the module comment. */
+export class WhatsAppAdapter extends MetaChannelAdapter {
+  readonly channelId = 'whatsapp';
+  protected readonly windowRules = { botMs: WHATSAPP_SERVICE_WINDOW_MS, agentMs: WHATSAPP_SERVICE_WINDOW_MS };
+  private readonly wa: WhatsAppConfig;
+
+  constructor(options: WhatsAppAdapterOptions) {
+    super(options, { appSecret: options.whatsapp.appSecret, verifyToken: options.whatsapp.verifyToken });
+    this.wa = options.whatsapp;
+    this.graph = this.makeGraphClient(options.whatsapp.accessToken, 'bearer');
+  }
+
+  private get messagesPath() {
+    return `/${encodeURIComponent(this.wa.phoneNumberId)}/messages`;
+  }
+
+  protected parseWebhook(body: unknown): ParsedWebhook {
+    return parseWhatsAppWebhook(body, this.base.graphApiUrl, this.wa.phoneNumberId);
+  }
+
+  protected async acknowledge(_conversationId: string, messageId: string): Promise<void> {
+    // Read receipt and typing indicator in one call. https://developers.facebook.com/docs/whatsapp/cloud-api/typing-indicators
+    await this.graph.post(this.messagesPath, { messaging_product: 'whatsapp', status: 'read', message_id: messageId, typing_indicator: { type: 'text' } }, { maxAttempts: 1 });
+  }
+
+  protected async sendTyping(conversationId: string): Promise<void> {
+    const messageId = this.lastInbound.get(conversationId);
+    if (!messageId || this.windowMode(conversationId, {}).mode !== 'standard') return;
+    await this.acknowledge(conversationId, messageId);
+  }
+
+  protected override canSendOutsideWindow(): boolean {
+    return this.wa.templateName !== undefined;
+  }
+
+  protected async deliver(conversationId: string, activity: Partial<Activity>, mode: WindowMode): Promise<string[]> {
+    const messages =
+      mode === 'closed'
+        ? [{ type: 'template', template: { name: this.wa.templateName!, language: { code: this.wa.templateLanguage } } }]
+        : renderWhatsApp(activity);
+    if (mode === 'closed') this.logger.info('reply window closed: sending the configured template instead', { conversation: conversationId, template: this.wa.templateName });
+    const dropped = droppedChoices(activity);
+    if (dropped && mode !== 'closed') this.logger.warn('more choices than a WhatsApp list can hold; extra ones dropped', { conversation: conversationId, dropped });
+    const ids: string[] = [];
+    for (const m of messages) {
+      const res = await this.graph.post<{ messages?: { id: string }[] }>(this.messagesPath, { messaging_product: 'whatsapp', recipient_type: 'individual', to: conversationId, ...m });
+      const id = res.messages?.[0]?.id;
+      if (id) ids.push(id);
+    }
+    return ids;
+  }
+
+  protected isWindowError(err: GraphApiError): boolean {
+    return err.code === WHATSAPP_WINDOW_ERROR_CODE;
+  }
+}
