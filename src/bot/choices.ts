@@ -1,0 +1,142 @@
+/**
+ * How the bot understands a reply to its own question — which suggestion was picked, yes or no —
+ * with botbuilder's choice recognition (`recognizeChoices`, which layers name, ordinal and number
+ * recognition from @microsoft/recognizers-text) and recognizers-text-choice's `recognizeBoolean`.
+ *
+ * The libraries find a choice *anywhere* in an utterance ("I have **2** bills due" picks the second
+ * suggestion), so each function also checks that little else was said: a reply that carries a new
+ * question is treated as one.
+ */
+import { defaultTokenizer, recognizeChoices, type Choice, type ModelResult, type Token } from 'botbuilder-dialogs';
+import { recognizeBoolean } from '@microsoft/recognizers-text-choice';
+import { recognizeOrdinal } from '@microsoft/recognizers-text-number';
+import { vocabulary } from './strings.js';
+
+/**
+ * Meaningful words outside a recognised number or ordinal that still let it count as a pick: none, so
+ * "the refund one" is read by title, not as "one", and "I have 2 bills due" is a new question.
+ */
+export const MAX_EXTRA_WORDS_FOR_INDEX = 0;
+/** Words outside a recognised yes/no that still let it count as an answer ("no, **it** did **not work**"). */
+export const MAX_EXTRA_WORDS_FOR_YES_NO = 2;
+/**
+ * Share of the customer's meaningful words a part-of-title pick must exceed: "refund" picks
+ * "How do I get a refund?", "pay in cash" does not pick "How can I pay my bill by card?".
+ */
+export const MIN_TITLE_COVERAGE = 0.5;
+
+/** One offered option: `value` is what the bot gets back (an entry id), `title` what the customer sees and taps. */
+export interface Offered {
+  value: string;
+  title: string;
+}
+
+/** What a reply to a list of suggestions meant. */
+export type PickResult =
+  | { kind: 'picked'; value: string; index: number; by: 'title' | 'index' | 'part-of-title' }
+  | { kind: 'none-of-these' }
+  | { kind: 'no-pick' };
+
+function toChoice(o: Offered): Choice {
+  return { value: o.value, action: { type: 'imBack', title: o.title, value: o.title }, synonyms: [o.title] };
+}
+
+function meaningfulTokens(text: string, locale?: string): Token[] {
+  const filler = new Set(vocabulary(locale).fillerWords);
+  return defaultTokenizer(text, locale).filter((tok) => !filler.has(tok.normalized));
+}
+
+/** Meaningful words of `text` outside the character span `[start, end]`. */
+function wordsOutside(text: string, start: number, end: number, locale?: string): number {
+  return meaningfulTokens(text, locale).filter((tok) => tok.end < start || tok.start > end).length;
+}
+
+/**
+ * Which of `offered` the customer picked: by tapping (the text is the title), by number ("2"),
+ * by ordinal ("the second one"), by part of the title ("the refund one"); or "none of these".
+ */
+export function recognizePick(text: string, offered: Offered[], locale?: string): PickResult {
+  const utterance = text.trim();
+  if (!utterance || offered.length === 0) return { kind: 'no-pick' };
+  const vocab = vocabulary(locale);
+  const base = { locale: vocab.culture, noValue: true };
+  const choices = offered.map(toChoice);
+
+  // 1. The whole title (a tap sends it as the action value), or a title inside the reply.
+  const byTitle = recognizeChoices(utterance, choices, { ...base, recognizeNumbers: false, recognizeOrdinals: false });
+  if (byTitle.length > 0) {
+    const found = byTitle[0]!.resolution;
+    return { kind: 'picked', value: found.value, index: found.index, by: 'title' };
+  }
+
+  // 2. "None of these" (a tap on the extra action, or typed), covering most of the reply.
+  const none = recognizeChoices(utterance, [{ value: 'none', synonyms: vocab.noneOfThese }], {
+    ...base,
+    noValue: true,
+    recognizeNumbers: false,
+    recognizeOrdinals: false,
+  });
+  if (none.length > 0 && wordsOutside(utterance, none[0]!.start, none[0]!.end, locale) === 0) return { kind: 'none-of-these' };
+
+  // 3. By position. An ordinal out of range ("the last one", "the fifth") must not fall through to
+  //    the number model, which reads the "one" in it as 1.
+  // The extra "None of these" action is numbered after the suggestions.
+  const positions: Choice[] = [...choices, { value: '\u0000none' }];
+  const hasOrdinal = recognizeOrdinal(utterance, vocab.culture).length > 0;
+  const byIndex: ModelResult<{ value: string; index: number }>[] = recognizeChoices(utterance, positions, {
+    ...base,
+    recognizeNumbers: !hasOrdinal,
+    recognizeOrdinals: hasOrdinal,
+  });
+  if (byIndex.length === 1) {
+    const hit = byIndex[0]!;
+    if (wordsOutside(utterance, hit.start, hit.end, locale) <= MAX_EXTRA_WORDS_FOR_INDEX) {
+      if (hit.resolution.index === offered.length) return { kind: 'none-of-these' };
+      return { kind: 'picked', value: hit.resolution.value, index: hit.resolution.index, by: 'index' };
+    }
+  }
+
+  // 4. Part of a title: each title scored on its own (findValues drops overlapping matches, which
+  //    would hide a tie), filler words ignored on both sides; a unique best that covers most of what
+  //    the customer wrote wins.
+  const tokenizer = (s: string, l?: string) => meaningfulTokens(s, l);
+  const said = meaningfulTokens(utterance, locale);
+  if (said.length === 0) return { kind: 'no-pick' };
+  const scored = offered.map((o, index) => {
+    const [hit] = recognizeChoices(utterance, [toChoice(o)], {
+      ...base,
+      allowPartialMatches: true,
+      recognizeNumbers: false,
+      recognizeOrdinals: false,
+      tokenizer,
+    });
+    const titleWords = new Set(meaningfulTokens(o.title, locale).map((tok) => tok.normalized));
+    const covered = said.filter((tok) => titleWords.has(tok.normalized)).length / said.length;
+    return { index, score: hit ? hit.resolution.score : 0, covered };
+  });
+  const ranked = scored.filter((s) => s.score > 0 && s.covered > MIN_TITLE_COVERAGE).sort((a, b) => b.score - a.score);
+  const [best, second] = ranked;
+  if (best && (!second || best.score > second.score)) {
+    return { kind: 'picked', value: offered[best.index]!.value, index: best.index, by: 'part-of-title' };
+  }
+  return { kind: 'no-pick' };
+}
+
+/**
+ * Yes or no, from a tap or free text ("yes thanks", "nope", "no it did not"); `undefined` when the
+ * reply is something else (a new question, or too much besides a yes/no to be sure).
+ */
+export function recognizeYesNo(text: string, locale?: string): boolean | undefined {
+  const utterance = text.trim();
+  if (!utterance) return undefined;
+  const results = recognizeBoolean(utterance, vocabulary(locale).culture);
+  if (results.length === 0) return undefined;
+  const values = new Set(results.map((r) => r.resolution.value as boolean));
+  if (values.size > 1) return undefined; // "yes and no"
+  const first = results[0]!;
+  const outside = results.reduce(
+    (words, r) => Math.min(words, wordsOutside(utterance, r.start, r.end, locale)),
+    wordsOutside(utterance, first.start, first.end, locale),
+  );
+  return outside <= MAX_EXTRA_WORDS_FOR_YES_NO ? (first.resolution.value as boolean) : undefined;
+}

@@ -1,0 +1,339 @@
+/**
+ * `FaqBot`: the conversation a customer has with the knowledge base — answer, suggest close matches,
+ * ask whether it helped, ask to rephrase, and offer a person when the bot cannot help. It is a plain
+ * botbuilder `ActivityHandler`, so it runs on any adapter; a person is requested through the
+ * `HandoffRequester` that HandoffMiddleware puts in `turnState` (without it, the bot says no person
+ * is available on this channel).
+ *
+ * @example
+ *   const bot = new FaqBot({ knowledge, conversationState, userState, insights: new InsightsStore(storage) });
+ *   adapter.mount(server, (context) => bot.run(context));
+ */
+import {
+  ActionTypes,
+  ActivityHandler,
+  ActivityTypes,
+  MessageFactory,
+  TextFormatTypes,
+  type CardAction,
+  type ConversationState,
+  type StatePropertyAccessor,
+  type TurnContext,
+  type UserState,
+} from 'botbuilder';
+import { systemClock, type Clock } from '../clock.js';
+import { silentLogger, type Logger } from '../log.js';
+import { HANDOFF_REQUESTER, type HandoffRequest, type HandoffRequester } from '../handoff/types.js';
+import type { KnowledgeEntry, KnowledgeSearcher, SearchContext } from '../knowledge/types.js';
+import { recognizePick, recognizeYesNo, type Offered } from './choices.js';
+import type { InsightsRecorder } from './insights.js';
+import { t, type BotStringKey } from './strings.js';
+
+/** Entries tagged so get no "Did this help?" (greetings, thanks). */
+export const SMALLTALK_TAG = 'smalltalk';
+/** Entries tagged so are the "talk to a person" phrases of the knowledge folder: handoff reason `customer-asked`. */
+export const HANDOFF_REQUEST_TAG = 'handoff-request';
+/** Misses in a row after which the bot offers a person instead of asking to rephrase again. */
+export const MISSES_BEFORE_OFFER = 2;
+/** At most this many close matches are offered. */
+export const MAX_SUGGESTIONS = 3;
+
+/** The question the bot's last message left open, if any. */
+export type PendingPrompt =
+  | { kind: 'suggestions'; query: string; offered: Offered[] }
+  | { kind: 'feedback'; entryId: string; query: string }
+  | { kind: 'offer-human'; reason: 'two-misses' | 'not-helpful'; question?: string };
+
+/** Per-conversation state (ConversationState property `faqBot`). */
+export interface FaqConversationData {
+  welcomed?: boolean;
+  pending?: PendingPrompt;
+  /** Follow-ups offered with the last answer: a tap answers that entry directly. */
+  followUps?: Offered[];
+  /** Unanswered questions in a row; a hit resets them. */
+  misses?: string[];
+  /** Entries the customer said did not help, or whose suggestions they declined. */
+  rejectedEntryIds?: string[];
+  /** The customer's last question, for the handoff context. */
+  lastQuestion?: string;
+}
+
+/** Per-customer state (UserState property `faqBotUser`): lets a returning customer get a shorter greeting. */
+export interface FaqUserData {
+  firstSeenAt?: string;
+  conversations?: number;
+}
+
+export interface FaqBotOptions {
+  knowledge: KnowledgeSearcher;
+  conversationState: ConversationState;
+  userState: UserState;
+  /** Where feedback and unanswered questions go (`InsightsStore`). */
+  insights: InsightsRecorder;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/** The FAQ bot; one instance serves every channel. */
+export class FaqBot extends ActivityHandler {
+  private readonly knowledge: KnowledgeSearcher;
+  private readonly conversationState: ConversationState;
+  private readonly userState: UserState;
+  private readonly insights: InsightsRecorder;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly conversationData: StatePropertyAccessor<FaqConversationData>;
+  private readonly userData: StatePropertyAccessor<FaqUserData>;
+
+  constructor(options: FaqBotOptions) {
+    super();
+    this.knowledge = options.knowledge;
+    this.conversationState = options.conversationState;
+    this.userState = options.userState;
+    this.insights = options.insights;
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    this.conversationData = this.conversationState.createProperty<FaqConversationData>('faqBot');
+    this.userData = this.userState.createProperty<FaqUserData>('faqBotUser');
+
+    // Web chat announces a new conversation; Messenger and WhatsApp do not (see onMessage).
+    this.onMembersAdded(async (context, next) => {
+      const others = (context.activity.membersAdded ?? []).filter((m) => m.id !== context.activity.recipient?.id);
+      if (others.length > 0) {
+        const data = await this.conversationData.get(context, {});
+        await this.welcomeOnce(context, data);
+      }
+      await next();
+    });
+
+    this.onMessage(async (context, next) => {
+      await this.handleMessage(context);
+      await next();
+    });
+  }
+
+  /** Runs the turn, then saves conversation and user state (also when the turn failed half-way). */
+  override async run(context: TurnContext): Promise<void> {
+    try {
+      await super.run(context);
+    } finally {
+      await this.conversationState.saveChanges(context, false);
+      await this.userState.saveChanges(context, false);
+    }
+  }
+
+  private async handleMessage(context: TurnContext): Promise<void> {
+    const data = await this.conversationData.get(context, {});
+    const locale = context.activity.locale;
+    await this.welcomeOnce(context, data);
+
+    const text = context.activity.text?.trim();
+    if (!text || context.activity.channelData?.unsupported) {
+      // Media, a location, a sticker: nothing to search for. The pending prompt stays open.
+      await this.say(context, 'textOnly');
+      return;
+    }
+
+    const pending = data.pending;
+    data.pending = undefined;
+    if (pending && (await this.handlePending(context, data, pending, text))) return;
+
+    const followUp = data.followUps?.find((f) => f.title.toLowerCase() === text.toLowerCase());
+    const entry = followUp && this.knowledge.get(followUp.value, this.searchContext(context));
+    if (entry) return this.answer(context, data, entry, text);
+    await this.ask(context, data, text, locale);
+  }
+
+  /** The reply to the bot's last prompt; false when it is not a reply but a new question. */
+  private async handlePending(context: TurnContext, data: FaqConversationData, pending: PendingPrompt, text: string): Promise<boolean> {
+    const locale = context.activity.locale;
+    switch (pending.kind) {
+      case 'suggestions': {
+        const pick = recognizePick(text, pending.offered, locale);
+        if (pick.kind === 'none-of-these') {
+          data.rejectedEntryIds = union(data.rejectedEntryIds, pending.offered.map((o) => o.value));
+          await this.miss(context, data, pending.query);
+          return true;
+        }
+        if (pick.kind === 'picked') {
+          // A part of a title is a weak signal: a reply the knowledge answers with another entry is a new question.
+          if (pick.by === 'part-of-title') {
+            const decision = this.knowledge.decide(text, this.searchContext(context));
+            if (decision.kind === 'answer' && !pending.offered.some((o) => o.value === decision.match.entry.id)) return false;
+          }
+          const entry = this.knowledge.get(pick.value, this.searchContext(context));
+          if (!entry) return false; // withdrawn since it was offered (hot reload, end of an offer)
+          await this.answer(context, data, entry, pending.query);
+          return true;
+        }
+        return false;
+      }
+      case 'feedback': {
+        const helpful = this.yesNo(context, text);
+        if (helpful === undefined) return false;
+        await this.insights.recordFeedback(pending.entryId, helpful);
+        if (helpful) {
+          await this.say(context, 'gladItHelped');
+        } else {
+          data.rejectedEntryIds = union(data.rejectedEntryIds, [pending.entryId]);
+          data.pending = { kind: 'offer-human', reason: 'not-helpful', question: pending.query };
+          await this.sendYesNo(context, 'sorryOfferHuman');
+        }
+        return true;
+      }
+      case 'offer-human': {
+        const accepted = this.yesNo(context, text);
+        if (accepted === undefined) return false;
+        if (accepted) {
+          await this.requestHandoff(context, data, { reason: pending.reason, question: pending.question });
+        } else {
+          data.misses = [];
+          await this.say(context, 'offerDeclined');
+        }
+        return true;
+      }
+    }
+  }
+
+  /** Yes/no from free text, unless the reply is really a question the knowledge answers ("no, how do I pay?"). */
+  private yesNo(context: TurnContext, text: string): boolean | undefined {
+    const value = recognizeYesNo(text, context.activity.locale);
+    if (value === undefined) return undefined;
+    const decision = this.knowledge.decide(text, this.searchContext(context));
+    if (decision.kind === 'answer' && !decision.match.entry.tags.includes(SMALLTALK_TAG)) return undefined;
+    return value;
+  }
+
+  /** A new question. */
+  private async ask(context: TurnContext, data: FaqConversationData, text: string, locale: string | undefined): Promise<void> {
+    const decision = this.knowledge.decide(text, this.searchContext(context));
+    if (decision.kind === 'answer') return this.answer(context, data, decision.match.entry, text);
+    if (decision.kind === 'suggest') {
+      const offered = decision.matches.slice(0, MAX_SUGGESTIONS).map((m) => ({ value: m.entry.id, title: m.entry.question }));
+      const list = offered.map((o, i) => `${i + 1}. ${o.title}`).join('\n');
+      const actions = [...offered.map((o) => imBack(o.title)), imBack(t(locale, 'noneOfTheseAction'))];
+      data.pending = { kind: 'suggestions', query: text, offered };
+      data.followUps = undefined;
+      data.lastQuestion = text;
+      await context.sendActivity(markdown(t(locale, 'didYouMean', { list }), actions));
+      return;
+    }
+    await this.miss(context, data, text);
+  }
+
+  /** Sends an entry's answer, then either hands off, asks "Did this help?", or (small talk) nothing. */
+  private async answer(context: TurnContext, data: FaqConversationData, entry: KnowledgeEntry, query: string): Promise<void> {
+    const unanswered = data.misses ?? [];
+    data.misses = [];
+    data.lastQuestion = query;
+
+    if (entry.handoff) {
+      data.followUps = undefined;
+      await context.sendActivity(markdown(entry.answer));
+      const askedForPerson = entry.tags.includes(HANDOFF_REQUEST_TAG);
+      const question = askedForPerson ? (unanswered.length > 0 ? unanswered.join('\n') : undefined) : query;
+      await this.requestHandoff(context, data, askedForPerson ? { reason: 'customer-asked', question } : { reason: 'entry-handoff', entryId: entry.id, question });
+      return;
+    }
+
+    const where = this.searchContext(context);
+    const followUps = entry.followUps
+      .map((id) => this.knowledge.get(id, where))
+      .filter((e): e is KnowledgeEntry => !!e)
+      .map((e) => ({ value: e.id, title: e.question }));
+    data.followUps = followUps.length > 0 ? followUps : undefined;
+    const followUpActions = followUps.map((f) => imBack(f.title));
+    await context.sendActivity(markdown(entry.answer, followUpActions));
+
+    if (entry.tags.includes(SMALLTALK_TAG)) return;
+    data.pending = { kind: 'feedback', entryId: entry.id, query };
+    // Web chat and Messenger show only the last message's buttons: keep the follow-ups reachable.
+    await this.sendYesNo(context, 'didThisHelp', followUpActions);
+  }
+
+  /** A question the bot could not answer: recorded, then "rephrase", or on the second miss in a row an offer of a person. */
+  private async miss(context: TurnContext, data: FaqConversationData, query: string): Promise<void> {
+    data.followUps = undefined;
+    data.lastQuestion = query;
+    data.misses = [...(data.misses ?? []), query];
+    try {
+      await this.insights.recordUnanswered({
+        query,
+        channel: context.activity.channelId,
+        locale: context.activity.locale,
+        conversationId: context.activity.conversation?.id,
+        at: this.clock.now().toISOString(),
+      });
+    } catch (err) {
+      // Losing an insight must not cost the customer an answer.
+      this.logger.warn('could not record an unanswered question', { error: String(err) });
+    }
+    if (data.misses.length >= MISSES_BEFORE_OFFER) {
+      data.pending = { kind: 'offer-human', reason: 'two-misses', question: data.misses.join('\n') };
+      await this.sendYesNo(context, 'stillNoAnswerOfferHuman');
+    } else {
+      await this.say(context, 'rephrase');
+    }
+  }
+
+  /** Asks HandoffMiddleware for a person; it tells the customer what happens next. */
+  private async requestHandoff(context: TurnContext, data: FaqConversationData, request: HandoffRequest): Promise<void> {
+    const requester = context.turnState.get(HANDOFF_REQUESTER) as HandoffRequester | undefined;
+    const full: HandoffRequest = { ...request };
+    if (data.rejectedEntryIds?.length) full.rejectedEntryIds = [...data.rejectedEntryIds];
+    if (full.question === undefined) delete full.question;
+    if (!requester) {
+      await this.say(context, 'humanUnavailable');
+      return;
+    }
+    try {
+      await requester.requestHandoff(context, full);
+      // The conversation starts afresh when it comes back to the bot.
+      data.misses = [];
+      data.rejectedEntryIds = [];
+      data.pending = undefined;
+      data.followUps = undefined;
+    } catch (err) {
+      this.logger.error('handoff request failed', { error: String(err), reason: request.reason });
+      await this.say(context, 'humanUnavailable');
+    }
+  }
+
+  private async welcomeOnce(context: TurnContext, data: FaqConversationData): Promise<void> {
+    if (data.welcomed) return;
+    data.welcomed = true;
+    const user = await this.userData.get(context, {});
+    const returning = (user.conversations ?? 0) > 0;
+    user.firstSeenAt ??= this.clock.now().toISOString();
+    user.conversations = (user.conversations ?? 0) + 1;
+    await this.say(context, returning ? 'welcomeBack' : 'welcome');
+  }
+
+  private async say(context: TurnContext, key: BotStringKey): Promise<void> {
+    await context.sendActivity(markdown(t(context.activity.locale, key)));
+  }
+
+  private async sendYesNo(context: TurnContext, key: BotStringKey, extra: CardAction[] = []): Promise<void> {
+    const locale = context.activity.locale;
+    await context.sendActivity(markdown(t(locale, key), [imBack(t(locale, 'yesAction')), imBack(t(locale, 'noAction')), ...extra]));
+  }
+
+  private searchContext(context: TurnContext): SearchContext {
+    return { channel: context.activity.channelId, locale: context.activity.locale, now: this.clock.now() };
+  }
+}
+
+function imBack(title: string): CardAction {
+  return { type: ActionTypes.ImBack, title, value: title };
+}
+
+function markdown(text: string, actions: CardAction[] = []) {
+  const activity = actions.length > 0 ? MessageFactory.suggestedActions(actions, text) : MessageFactory.text(text);
+  activity.type = ActivityTypes.Message;
+  activity.textFormat = TextFormatTypes.Markdown;
+  return activity;
+}
+
+function union(a: string[] | undefined, b: string[]): string[] {
+  return [...new Set([...(a ?? []), ...b])];
+}

@@ -1,0 +1,118 @@
+/**
+ * Every sentence the FAQ bot says, and the words it listens for, in one place per locale — so a
+ * translator touches one file and the bot code never holds a customer-facing sentence.
+ *
+ * Add a locale by adding an object of the same shape to `strings` (TypeScript checks it is complete);
+ * `t()` falls back from `pt-BR` to `pt` to `en`.
+ *
+ * @example t(activity.locale, 'didYouMean', { list: '1. Pay by card' })
+ */
+
+/** The bot's sentences; `{name}` placeholders are filled by `t()`. Markdown is allowed (the bot sends markdown). */
+export interface BotStrings {
+  /** First greeting of a conversation. */
+  welcome: string;
+  /** Greeting for a customer this bot has already talked to (UserState remembers them). */
+  welcomeBack: string;
+  /** Before the numbered close matches; `{list}` is the numbered list. */
+  didYouMean: string;
+  /** Title of the suggested action that declines every suggestion. */
+  noneOfTheseAction: string;
+  /** After an answer. */
+  didThisHelp: string;
+  yesAction: string;
+  noAction: string;
+  /** "Yes" to did-this-help. */
+  gladItHelped: string;
+  /** "No" to did-this-help: offer a person. */
+  sorryOfferHuman: string;
+  /** First question in a row the bot could not answer. */
+  rephrase: string;
+  /** Second miss in a row: offer a person. */
+  stillNoAnswerOfferHuman: string;
+  /** The customer declined the offer of a person. */
+  offerDeclined: string;
+  /** Handoff wanted, but no handoff plugin runs on this bot (or it failed). */
+  humanUnavailable: string;
+  /** Media, location, stickers… on a channel where the bot only reads text. */
+  textOnly: string;
+}
+
+/** Words the bot recognises (with botbuilder's choice recognition, never regexes). */
+export interface BotVocabulary {
+  /** Culture code for @microsoft/recognizers-text (numbers, ordinals, yes/no). */
+  culture: string;
+  /** Ways to decline every suggestion ("none of these"): counts as a miss. */
+  noneOfThese: string[];
+  /**
+   * Words that carry no meaning when a customer picks a suggestion or answers yes/no
+   * ("the second **one**", "**yes thanks**"): ignored when deciding whether a reply is a pick or a new question.
+   */
+  fillerWords: string[];
+}
+
+/** Everything one locale provides. */
+export interface LocaleStrings {
+  bot: BotStrings;
+  vocabulary: BotVocabulary;
+  // ---------------------------------------------------------------------------------------------
+  // HANDOFF SECTION — reserved for the handoff plugin (src/handoff/strings.ts `HandoffStrings`).
+  // The handoff engineer adds `handoff: HandoffStrings` here and the English texts below.
+  // ---------------------------------------------------------------------------------------------
+}
+
+const en: LocaleStrings = {
+  bot: {
+    welcome: "Hi! I'm the help assistant. Ask me a question in your own words — and you can ask for a person at any time.",
+    welcomeBack: "Welcome back! What can I help you with today?",
+    didYouMean: 'I am not sure I understood. Did you mean one of these?\n\n{list}\n\nTap one, type its number, or ask in other words.',
+    noneOfTheseAction: 'None of these',
+    didThisHelp: 'Did this help?',
+    yesAction: 'Yes',
+    noAction: 'No',
+    gladItHelped: 'Glad I could help! Ask me anything else.',
+    sorryOfferHuman: "Sorry about that. Would you like to talk to a person?",
+    rephrase: "Sorry, I couldn't find an answer to that. Could you say it in other words?",
+    stillNoAnswerOfferHuman: "I still can't find an answer. Would you like to talk to a person?",
+    offerDeclined: 'No problem. Ask me anything else.',
+    humanUnavailable: "I'm sorry, a person isn't available on this channel. You can keep asking me, though.",
+    textOnly: 'Sorry, I can only read text messages here. Please type your question.',
+  },
+  vocabulary: {
+    culture: 'en-us',
+    noneOfThese: ['none of these', 'none of them', 'none', 'neither', 'something else', 'not these', 'neither of them', 'none of those'],
+    fillerWords: [
+      'the', 'a', 'an', 'one', 'ones', 'that', 'this', 'it', 'its', 'number', 'no', 'option', 'choice', 'please', 'pls',
+      'i', 'me', 'my', 'you', 'your', 'we', 'our', 'want', 'would', 'like', 'mean', 'meant', 'take', 'pick', 'choose',
+      'about', 'on', 'in', 'of', 'for', 'to', 'with', 'by', 'and', 'or', 'is', 'are', 'was', 'did', 'do', 'does',
+      'can', 'could', 'how', 'what', 'when', 'where', 'which', 'who', 'why', 'get', 'thanks', 'thank', 'thx', 'ok', 'okay',
+      'really', 'very', 'much', 'help', 'helped', 'helpful', 'not', 'at', 'all', 'indeed', 'sure', 'yes', 'nope', 'yeah',
+    ],
+  },
+};
+
+/** All locales; keys are lower-case language tags. */
+export const strings: Record<string, LocaleStrings> = { en };
+
+/** The locale pack for a botbuilder `activity.locale` (`en-US` → `en`), English when unknown. */
+export function localeStrings(locale?: string): LocaleStrings {
+  const tag = (locale ?? 'en').toLowerCase().replace('_', '-');
+  return strings[tag] ?? strings[tag.split('-')[0]!] ?? en;
+}
+
+/** Keys of the bot's sentences. */
+export type BotStringKey = keyof BotStrings;
+
+/**
+ * One of the bot's sentences in the customer's locale, with `{name}` placeholders filled;
+ * unknown placeholders are left as written so a missing parameter shows up in tests.
+ */
+export function t(locale: string | undefined, key: BotStringKey, params: Record<string, string | number> = {}): string {
+  const template = localeStrings(locale).bot[key];
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
+}
+
+/** The words the bot listens for in the customer's locale. */
+export function vocabulary(locale?: string): BotVocabulary {
+  return localeStrings(locale).vocabulary;
+}
