@@ -1,0 +1,338 @@
+/**
+ * The agent API of DESIGN.md and the console page at `/agent`. Every route but login needs
+ * `Authorization: Bearer <token>` from `POST /api/agent/login`; bodies are checked with zod; errors are
+ * JSON `{code, message}` (409s also name the `holder`, and a closed reply window says until when it was open).
+ *
+ * @example
+ *   mountAgentApi(server, { hub, accounts: await AgentAccounts.open(config.dataDir), knowledge, logger });
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { IncomingMessage } from 'node:http';
+import type { Request, Response, Server } from 'restify';
+import { z } from 'zod';
+import type { Activity } from 'botbuilder';
+import { systemClock, type Clock } from '../clock.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { KnowledgeSearcher } from '../knowledge/types.js';
+import { ChannelUnavailableError, slim, type AgentRef, type HandoffHub, type HubEvent } from '../handoff/hub.js';
+import { ConflictError, ConversationNotFoundError, type ConversationRecord } from '../handoff/queue-store.js';
+import { AgentSessions, DEFAULT_SESSION_TTL_MS, type AgentAccounts, type AgentSession, type PublicAgent } from './accounts.js';
+
+/** Largest JSON body the agent API reads. */
+export const MAX_AGENT_BODY_BYTES = 64 * 1024;
+/** SSE keep-alive comment interval (proxies close idle streams). */
+export const SSE_KEEPALIVE_MS = 15_000;
+
+export interface AgentApiOptions {
+  hub: HandoffHub;
+  accounts: AgentAccounts;
+  /** For the reply box's search over knowledge answers. */
+  knowledge?: KnowledgeSearcher;
+  sessions?: AgentSessions;
+  sessionTtlMs?: number;
+  clock?: Clock;
+  logger?: Logger;
+}
+
+/** An HTTP error with a JSON body. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+const loginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) });
+const messageBody = z.object({ text: z.string().trim().min(1).max(4096) });
+const noteBody = z.object({ text: z.string().trim().min(1).max(4096) });
+const transferBody = z
+  .object({ agentId: z.string().min(1).optional(), team: z.string().min(1).optional() })
+  .refine((b) => !!b.agentId !== !!b.team, { message: 'give exactly one of agentId or team' });
+const statusQuery = z.enum(['queued', 'assigned', 'bot', 'resolved', 'active']).default('active');
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_AGENT_BODY_BYTES) throw new HttpError(413, 'PayloadTooLarge', `agent API: body over ${MAX_AGENT_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const raw = Buffer.concat(chunks).toString('utf8');
+  if (!raw.trim()) return {};
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new HttpError(400, 'BadRequest', 'agent API: the body is not valid JSON');
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new HttpError(400, 'BadRequest', `agent API ${where}: ${issue.path.join('.') || 'body'}: ${issue.message}`);
+  }
+  return r.data;
+}
+
+/** Maps errors to status codes; platform refusals keep their own name and message. */
+function toHttp(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  const e = err as Error & { code?: unknown };
+  if (err instanceof ConflictError) return new HttpError(409, 'Conflict', err.message, err.holder ? { holder: err.holder } : {});
+  if (err instanceof ConversationNotFoundError) return new HttpError(404, 'NotFound', err.message);
+  if (err instanceof ChannelUnavailableError) return new HttpError(503, 'ChannelUnavailable', err.message);
+  if (e?.name === 'ReplyWindowClosedError') {
+    // adapters/shared/errors.ts; matched by name so the agent API does not depend on the Meta adapters.
+    const closedAt = (e as { closedAt?: Date }).closedAt;
+    return new HttpError(409, 'ReplyWindowClosed', e.message, { closedAt: closedAt instanceof Date ? closedAt.toISOString() : undefined });
+  }
+  if (e?.name && /Graph|Platform|Send|Delivery/i.test(e.name)) return new HttpError(502, e.name, e.message, { platformCode: e.code });
+  return new HttpError(500, 'InternalServerError', 'agent API: unexpected error (see the server log)');
+}
+
+/** The conversation as the console shows it. */
+export interface ConversationView extends Omit<ConversationRecord, 'reference' | 'version'> {
+  position?: number;
+  replyWindow?: { botClosesAt?: string; agentClosesAt?: string; lastCustomerMessageAt?: string };
+}
+
+/** Adds the agent API routes and the console page to `server`. */
+export function mountAgentApi(server: Server, options: AgentApiOptions): void {
+  const { hub, accounts, knowledge } = options;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger;
+  const sessions = options.sessions ?? new AgentSessions(options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS, clock);
+  const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
+
+  async function view(r: ConversationRecord, queue?: ConversationRecord[]): Promise<ConversationView> {
+    const { reference: _ref, version: _v, ...rest } = r;
+    const q = queue ?? (r.owner === 'queued' ? await hub.list({ owner: 'queued' }) : []);
+    const i = q.findIndex((x) => x.id === r.id);
+    const w = await hub.replyWindow(r);
+    return {
+      ...rest,
+      position: i < 0 ? undefined : i + 1,
+      replyWindow: w && { botClosesAt: w.botClosesAt?.toISOString(), agentClosesAt: w.agentClosesAt?.toISOString(), lastCustomerMessageAt: w.lastCustomerMessageAt?.toISOString() },
+    };
+  }
+
+  function bearer(req: Request): AgentSession {
+    const header = req.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    if (!token) throw new HttpError(401, 'Unauthorized', 'agent API: missing Authorization: Bearer <token>; sign in with POST /api/agent/login');
+    const check = sessions.check(token);
+    if (!check.ok) {
+      throw new HttpError(401, 'Unauthorized', check.reason === 'expired' ? 'agent API: the session has expired; sign in again' : 'agent API: unknown token; sign in with POST /api/agent/login');
+    }
+    return check.session;
+  }
+
+  const agentRef = (a: PublicAgent): AgentRef => ({ id: a.id, name: a.name, teams: a.teams, capacity: a.capacity });
+
+  /** Wraps a JSON route: auth (unless public), errors as JSON. */
+  function route(handler: (req: Request, res: Response, session: AgentSession) => Promise<[number, unknown]>, isPublic = false) {
+    return async (req: Request, res: Response) => {
+      try {
+        const session = isPublic ? (undefined as unknown as AgentSession) : bearer(req);
+        const [status, body] = await handler(req, res, session);
+        res.json(status, body);
+      } catch (err) {
+        const h = toHttp(err);
+        if (h.status >= 500) logger.error('agent API failed', { path: req.path(), error: (err as Error).message });
+        res.json(h.status, { code: h.code, message: h.message, ...h.extra });
+      }
+    };
+  }
+
+  const id = (req: Request) => String(req.params.id);
+
+  server.post(
+    '/api/agent/login',
+    route(async (req) => {
+      const body = parse(loginBody, await readJson(req), 'login');
+      const agent = await accounts.verify(body.username, body.password);
+      if (!agent) throw new HttpError(401, 'Unauthorized', 'agent API: wrong name or password');
+      const { token, expiresAt } = sessions.create(agent);
+      logger.info('agent signed in', { agentId: agent.id });
+      return [200, { token, expiresAt: expiresAt.toISOString(), agent }];
+    }, true),
+  );
+
+  server.post(
+    '/api/agent/logout',
+    route(async (req) => {
+      sessions.revoke((req.headers.authorization ?? '').slice(7).trim());
+      return [200, { ok: true }];
+    }),
+  );
+
+  server.get('/api/agent/me', route(async (_req, _res, s) => [200, { agent: s.agent, expiresAt: s.expiresAt.toISOString() }]));
+
+  server.get(
+    '/api/agent/agents',
+    route(async () => {
+      const online = new Set(hub.onlineAgents());
+      return [200, { agents: accounts.list().map((a) => ({ ...a, online: online.has(a.id) })) }];
+    }),
+  );
+
+  server.get(
+    '/api/agent/conversations',
+    route(async (req) => {
+      const status = parse(statusQuery, (req.query as Record<string, unknown> | undefined)?.status, 'conversations ?status');
+      const queue = await hub.list({ owner: 'queued' });
+      let rows: ConversationRecord[];
+      if (status === 'active') rows = [...queue, ...(await hub.list({ owner: 'assigned' }))];
+      else if (status === 'queued') rows = queue;
+      else if (status === 'resolved') rows = await hub.list({ resolved: true });
+      else rows = await hub.list({ owner: status });
+      return [200, { conversations: await Promise.all(rows.map((r) => view(r, queue))), agentsOnline: hub.onlineAgents() }];
+    }),
+  );
+
+  server.get(
+    '/api/agent/conversations/:id',
+    route(async (req) => {
+      const record = await hub.mustGet(id(req));
+      const transcript = await hub.transcript(record);
+      const rejected = record.rejectedEntryIds.map((entryId) => ({ id: entryId, question: knowledge?.get(entryId)?.question }));
+      return [
+        200,
+        {
+          conversation: await view(record),
+          transcript: transcript.map(slim),
+          context: { reason: record.reason, question: record.question, rejected, summary: record.summary, team: record.team, priority: record.priority },
+        },
+      ];
+    }),
+  );
+
+  server.post(
+    '/api/agent/conversations/:id/claim',
+    route(async (req, _res, s) => [200, { conversation: await view(await hub.claim(id(req), agentRef(s.agent))) }]),
+  );
+
+  server.post(
+    '/api/agent/conversations/:id/messages',
+    route(async (req, _res, s) => {
+      const body = parse(messageBody, await readJson(req), 'messages');
+      const activity = await hub.sendAgentMessage(id(req), agentRef(s.agent), body.text);
+      return [201, { activity: slim(activity as Partial<Activity>) }];
+    }),
+  );
+
+  server.post(
+    '/api/agent/conversations/:id/resolve',
+    route(async (req, _res, s) => [200, { conversation: await view(await hub.resolve(id(req), agentRef(s.agent))) }]),
+  );
+
+  server.post(
+    '/api/agent/conversations/:id/transfer',
+    route(async (req, _res, s) => {
+      const body = parse(transferBody, await readJson(req), 'transfer');
+      let target: AgentRef | undefined;
+      if (body.agentId) {
+        const account = accounts.get(body.agentId);
+        if (!account) throw new HttpError(404, 'NotFound', `agent API transfer: no agent ${JSON.stringify(body.agentId)}; see GET /api/agent/agents`);
+        target = agentRef(account);
+      }
+      return [200, { conversation: await view(await hub.transfer(id(req), agentRef(s.agent), { agent: target, team: body.team })) }];
+    }),
+  );
+
+  server.post(
+    '/api/agent/conversations/:id/notes',
+    route(async (req, _res, s) => {
+      const body = parse(noteBody, await readJson(req), 'notes');
+      return [201, { conversation: await view(await hub.addNote(id(req), agentRef(s.agent), body.text)) }];
+    }),
+  );
+
+  server.get(
+    '/api/agent/knowledge',
+    route(async (req) => {
+      const q = String((req.query as Record<string, unknown> | undefined)?.q ?? '').slice(0, 500);
+      const matches = q && knowledge ? knowledge.search(q, { limit: 5 }) : [];
+      return [200, { matches: matches.map((m) => ({ id: m.entry.id, question: m.entry.question, answer: m.entry.answer, confidence: m.confidence })) }];
+    }),
+  );
+
+  // Server-sent events: one JSON payload per queue or conversation change. The view of a change is
+  // computed once and shared by every connected console.
+  const rendered = new WeakMap<HubEvent, Promise<string>>();
+  const render = (e: HubEvent): Promise<string> => {
+    let p = rendered.get(e);
+    if (!p) {
+      p = (async () => {
+        if (e.type === 'conversation') return `event: conversation\ndata: ${JSON.stringify({ change: e.change, conversation: await view(e.conversation) })}\n\n`;
+        if (e.type === 'message') return `event: message\ndata: ${JSON.stringify({ conversationId: e.conversationId, activity: e.activity })}\n\n`;
+        return `event: presence\ndata: ${JSON.stringify({ agentsOnline: e.agentsOnline })}\n\n`;
+      })();
+      rendered.set(e, p);
+    }
+    return p;
+  };
+
+  server.get('/api/agent/events', (req: Request, res: Response, next: (err?: unknown) => void) => {
+    let session: AgentSession;
+    try {
+      session = bearer(req);
+    } catch (err) {
+      const h = toHttp(err);
+      res.json(h.status, { code: h.code, message: h.message });
+      return next(false);
+    }
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write(`retry: 3000\nevent: hello\ndata: ${JSON.stringify({ agent: session.agent })}\n\n`);
+    // Events are written in the order they happened, even though rendering is asynchronous.
+    let chain = Promise.resolve();
+    const unsubscribe = hub.subscribe((e) => {
+      const text = render(e);
+      chain = chain.then(async () => {
+        if (!res.writableEnded) res.write(await text);
+      }).catch((err) => logger.warn('SSE write failed', { error: (err as Error).message }));
+    });
+    const release = hub.agentConnected(session.agent.id);
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
+    const expiry = setTimeout(() => res.end(), Math.max(0, session.expiresAt.getTime() - clock.now().getTime()));
+    let stopped = false;
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      next(false); // the stream is over; restify's chain ends here
+      clearInterval(keepAlive);
+      clearTimeout(expiry);
+      unsubscribe();
+      release();
+    };
+    req.on('close', stop);
+    res.on('close', stop);
+  });
+
+  // The console: static files, no build step.
+  const files: Record<string, string> = { 'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8' };
+  const serve = (name: string) => async (_req: Request, res: Response) => {
+    const type = files[name];
+    if (!type) return res.json(404, { code: 'NotFound', message: `agent console: no file ${name}` });
+    const body = await readFile(path.join(publicDir, name));
+    res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-cache', 'Content-Security-Policy': "default-src 'self'; connect-src 'self'; img-src 'self' data:" });
+    res.end(body);
+  };
+  server.get('/agent', serve('index.html'));
+  server.get('/agent/', serve('index.html'));
+  server.get('/agent/:file', async (req: Request, res: Response) => serve(String(req.params.file))(req, res));
+}
+

@@ -1,0 +1,196 @@
+import { expect } from 'chai';
+import { ActivityTypes, type ConversationReference } from 'botbuilder';
+import { DirectLineTokens } from '../../adapters/webchat/tokens.js';
+import { ReplyWindowClosedError } from '../../adapters/shared/errors.js';
+import { ProactiveTestAdapter, settle } from '../handoff/helpers.js';
+import { createApiFixture, PASSWORD, type ApiFixture } from './helpers.js';
+
+describe('agent API', () => {
+  let f: ApiFixture;
+  afterEach(() => f?.stop());
+
+  describe('sign-in and tokens', () => {
+    beforeEach(async () => (f = await createApiFixture(['ada'])));
+
+    it('answers 401 JSON on every route without a token', async () => {
+      const routes: Array<[string, string]> = [
+        ['GET', '/api/agent/conversations'],
+        ['GET', '/api/agent/conversations/x'],
+        ['POST', '/api/agent/conversations/x/claim'],
+        ['POST', '/api/agent/conversations/x/messages'],
+        ['POST', '/api/agent/conversations/x/resolve'],
+        ['POST', '/api/agent/conversations/x/transfer'],
+        ['GET', '/api/agent/events'],
+        ['GET', '/api/agent/me'],
+      ];
+      for (const [method, path] of routes) {
+        const r = await f.call(method, path);
+        expect(r.status, `${method} ${path}`).to.equal(401);
+        expect(r.body.code).to.equal('Unauthorized');
+      }
+    });
+
+    it('refuses a wrong password and issues a token for the right one', async () => {
+      expect((await f.call('POST', '/api/agent/login', undefined, { username: 'ada', password: 'wrong password' })).status).to.equal(401);
+      const ok = await f.call('POST', '/api/agent/login', undefined, { username: 'ada', password: PASSWORD });
+      expect(ok.status).to.equal(200);
+      expect(ok.body.agent).to.include({ id: 'ada', name: 'Ada' }).and.not.have.property('passwordHash');
+      expect((await f.call('GET', '/api/agent/me', ok.body.token)).status).to.equal(200);
+    });
+
+    it("does not let a customer's Direct Line token reach the agent API", async () => {
+      const dl = new DirectLineTokens('x'.repeat(40), f.clock).issue('conv-1', 'user-1', 3600);
+      const r = await f.call('GET', '/api/agent/conversations', dl);
+      expect(r.status).to.equal(401);
+    });
+
+    it('refuses a token once the session has expired', async () => {
+      const token = await f.login('ada');
+      expect((await f.call('GET', '/api/agent/conversations', token)).status).to.equal(200);
+      f.clock.advance(60 * 60 * 1000 + 1);
+      const r = await f.call('GET', '/api/agent/conversations', token);
+      expect(r.status).to.equal(401);
+      expect(r.body.message).to.include('expired');
+    });
+
+    it('answers 400 JSON for a malformed body', async () => {
+      const token = await f.login('ada');
+      const r = await f.call('POST', '/api/agent/conversations/x/transfer', token, { agentId: 'ada', team: 'billing' });
+      expect(r.status).to.equal(400);
+      expect(r.body.message).to.include('exactly one');
+      expect((await f.call('POST', '/api/agent/login', undefined, '{not json')).status).to.equal(400);
+    });
+  });
+
+  describe('the queue', () => {
+    const racers = ['ada', 'bob', 'cy', 'di', 'ed', 'flo', 'gus', 'hal', 'ivy', 'jo'];
+    before(async function () {
+      this.timeout(30_000);
+    });
+    beforeEach(async () => (f = await createApiFixture(racers)));
+
+    it('lists a queued conversation with its position and shows its transcript and context', async () => {
+      const customer = f.customer('conv-1');
+      await customer.receiveActivity('my email is ada@example.com and my order is 55512');
+      await customer.receiveActivity('agent please');
+      await settle();
+      const token = await f.login('ada');
+      const list = await f.call('GET', '/api/agent/conversations?status=queued', token);
+      expect(list.body.conversations.map((c: any) => [c.id, c.position, c.reason])).to.deep.equal([['conv-1', 1, 'customer-asked']]);
+      const one = await f.call('GET', '/api/agent/conversations/conv-1', token);
+      expect(one.status).to.equal(200);
+      expect(one.body.transcript.map((a: any) => a.text)).to.include.members(['my email is ada@example.com and my order is 55512', 'agent please']);
+      expect(one.body.context.question).to.equal('where is order 55512?');
+      expect(one.body.context.summary.text).to.include('ada@example.com').and.include('55512');
+      expect(one.body.conversation).to.not.have.property('reference');
+    });
+
+    it('lets exactly one of many concurrent claims win; the others get 409 naming the holder', async () => {
+      await f.customer('conv-1').receiveActivity('agent please');
+      const tokens = await Promise.all(racers.map((n) => f.login(n)));
+      const results = await Promise.all(tokens.map((t) => f.call('POST', '/api/agent/conversations/conv-1/claim', t)));
+      const winners = results.filter((r) => r.status === 200);
+      expect(winners).to.have.length(1);
+      const holder = winners[0]!.body.conversation.agentId;
+      const losers = results.filter((r) => r.status === 409);
+      expect(losers).to.have.length(racers.length - 1);
+      for (const l of losers) expect(l.body.holder.agentId).to.equal(holder);
+      expect((await f.store.get('conv-1'))!.agentId).to.equal(holder);
+    });
+
+    it('delivers the holder’s reply on the customer’s channel and refuses anyone else', async () => {
+      const customer = f.customer('conv-1');
+      await customer.receiveActivity('agent please');
+      const ada = await f.login('ada');
+      const bob = await f.login('bob');
+      expect((await f.call('POST', '/api/agent/conversations/conv-1/messages', ada, { text: 'hi' })).status, 'before claiming').to.equal(409);
+      await f.call('POST', '/api/agent/conversations/conv-1/claim', ada);
+      customer.activeQueue.splice(0);
+      const sent = await f.call('POST', '/api/agent/conversations/conv-1/messages', ada, { text: 'Hello, Ada here.' });
+      expect(sent.status).to.equal(201);
+      expect(customer.activeQueue.map((a) => a.text)).to.deep.equal(['Hello, Ada here.']);
+      const other = await f.call('POST', '/api/agent/conversations/conv-1/messages', bob, { text: 'me too' });
+      expect(other.status).to.equal(409);
+      expect(other.body.holder.agentId).to.equal('ada');
+    });
+
+    it('shows a closed reply window as a 409 the console can display', async () => {
+      await f.customer('conv-1').receiveActivity('agent please');
+      class ClosedWindowAdapter extends ProactiveTestAdapter {
+        override async continueConversationAsync(_id: any, reference: Partial<ConversationReference>): Promise<void> {
+          throw new ReplyWindowClosedError('whatsapp', reference.conversation!.id, new Date('2026-11-22T09:00:00Z'));
+        }
+      }
+      f.hub.adapters.test = new ClosedWindowAdapter();
+      const ada = await f.login('ada');
+      await f.call('POST', '/api/agent/conversations/conv-1/claim', ada);
+      const r = await f.call('POST', '/api/agent/conversations/conv-1/messages', ada, { text: 'Sorry for the wait' });
+      expect(r.status).to.equal(409);
+      expect(r.body).to.include({ code: 'ReplyWindowClosed', closedAt: '2026-11-22T09:00:00.000Z' });
+      expect(r.body.message).to.include('the customer has to write again');
+    });
+
+    it('transfers to another agent or back to a team queue, only by the holder', async () => {
+      await f.customer('conv-1').receiveActivity('agent please');
+      const ada = await f.login('ada');
+      const bob = await f.login('bob');
+      await f.call('POST', '/api/agent/conversations/conv-1/claim', ada);
+      expect((await f.call('POST', '/api/agent/conversations/conv-1/transfer', bob, { agentId: 'bob' })).status).to.equal(409);
+      const toBob = await f.call('POST', '/api/agent/conversations/conv-1/transfer', ada, { agentId: 'bob' });
+      expect(toBob.body.conversation).to.include({ owner: 'assigned', agentId: 'bob' });
+      const toTeam = await f.call('POST', '/api/agent/conversations/conv-1/transfer', bob, { team: 'billing' });
+      expect(toTeam.body.conversation).to.include({ owner: 'queued', team: 'billing', position: 1 });
+    });
+
+    it('resolves: the bot owns the conversation again and answers the next message', async () => {
+      const customer = f.customer('conv-1');
+      await customer.receiveActivity('agent please');
+      const ada = await f.login('ada');
+      await f.call('POST', '/api/agent/conversations/conv-1/claim', ada);
+      const r = await f.call('POST', '/api/agent/conversations/conv-1/resolve', ada);
+      expect(r.body.conversation.owner).to.equal('bot');
+      const resolved = await f.call('GET', '/api/agent/conversations?status=resolved', ada);
+      expect(resolved.body.conversations.map((c: any) => c.id)).to.deep.equal(['conv-1']);
+      customer.activeQueue.splice(0);
+      await customer.receiveActivity('opening hours?');
+      expect(customer.activeQueue.map((a) => a.text)).to.deep.equal(['bot: opening hours?']);
+    });
+
+    it('keeps notes and searches the knowledge answers for the reply box', async () => {
+      await f.customer('conv-1').receiveActivity('agent please');
+      const ada = await f.login('ada');
+      const noted = await f.call('POST', '/api/agent/conversations/conv-1/notes', ada, { text: 'VIP customer' });
+      expect(noted.body.conversation.notes.map((n: any) => n.text)).to.deep.equal(['VIP customer']);
+      const k = await f.call('GET', '/api/agent/knowledge?q=refund', ada);
+      expect(k.body.matches[0]).to.include({ id: 'billing/refund', answer: 'Refunds take 5 days.' });
+    });
+
+    it('streams a new queue entry to a connected console over server-sent events', async () => {
+      const ada = await f.login('ada');
+      const controller = new AbortController();
+      const res = await fetch(`${f.url}/api/agent/events`, { headers: { authorization: `Bearer ${ada}` }, signal: controller.signal });
+      expect(res.headers.get('content-type')).to.include('text/event-stream');
+      const reader = res.body!.getReader();
+      let buffer = '';
+      const until = async (needle: string) => {
+        while (!buffer.includes(needle)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error('stream ended');
+          buffer += new TextDecoder().decode(value);
+        }
+      };
+      await until('event: hello');
+      expect(f.hub.onlineAgents()).to.deep.equal(['ada']);
+      const customer = f.customer('conv-9');
+      await customer.receiveActivity('agent please');
+      await until('"change":"queued"');
+      expect(buffer).to.include('"id":"conv-9"');
+      expect(customer.activeQueue.at(-1)!.text).to.include('number 1 in the queue');
+      await customer.receiveActivity('still there?');
+      await until('still there?');
+      expect(buffer).to.include(`event: message`);
+      controller.abort();
+      expect(customer.activeQueue.every((a) => a.type === ActivityTypes.Message)).to.equal(true);
+    });
+  });
+});
