@@ -1,0 +1,596 @@
+/**
+ * `WebChatAdapter`: a botbuilder `BotAdapter` that *is* a Direct Line 3.0 service, so Microsoft's
+ * Web Chat widget and `botframework-directlinejs` talk to the bot with no Azure Bot Service between.
+ *
+ * Routes (under `basePath`, default `/v3/directline`), as the client library calls them
+ * (https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-direct-line-3-0-api-reference):
+ *   POST tokens/generate                 (secret)  → {conversationId, token, expires_in}
+ *   POST tokens/refresh                  (token)   → {conversationId, token, expires_in}
+ *   POST conversations                   (either)  → 201 new / 200 already started {conversationId, token, expires_in, streamUrl}
+ *   GET  conversations/{id}?watermark=   (either)  → a fresh streamUrl (reconnect)
+ *   GET  conversations/{id}/activities?watermark= → {activities, watermark}
+ *   POST conversations/{id}/activities            → {id}
+ *   POST conversations/{id}/upload                → 415 (attachments are not accepted)
+ *   WebSocket conversations/{id}/stream?t=&watermark= → {activities, watermark} frames, "" keep-alives
+ *
+ * Every user activity is echoed back with a server id and its `channelData.clientActivityID`, because
+ * Web Chat shows "Send failed" until it sees that echo.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import path from 'node:path';
+import {
+  ActivityEventNames,
+  ActivityTypes,
+  BotAdapter,
+  INVOKE_RESPONSE_KEY,
+  TurnContext,
+  type Activity,
+  type ConversationReference,
+  type ResourceResponse,
+} from 'botbuilder';
+import type { Request, Response, Server } from 'restify';
+import errors from 'restify-errors';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { BotLogic, MountableAdapter } from '../shared/channel.js';
+import type { Clock } from '../../src/clock.js';
+import { systemClock } from '../../src/clock.js';
+import type { Logger } from '../../src/log.js';
+import { silentLogger } from '../../src/log.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../../src/server.js';
+import {
+  CORS_ALLOWED_HEADERS,
+  badRequest,
+  bearerOf,
+  conversationIdSchema,
+  inboundActivitySchema,
+  readJsonBody,
+  startBodySchema,
+  watermarkSchema,
+} from './schema.js';
+import { FileConversationStore, type WebChatConversation, type WebChatConversationStore } from './store.js';
+import { DirectLineTokens, type TokenClaims } from './tokens.js';
+
+/** Options of {@link WebChatAdapter}. Only `secret` and one of `store`/`dataDir` are required. */
+export interface WebChatAdapterOptions {
+  /** Signs tokens; from `loadOrCreateDirectLineSecret(config.dataDir, config.directLineSecret)`. */
+  secret: string;
+  /** Where conversations and their activities are kept; default a `FileConversationStore` in `dataDir/webchat`. */
+  store?: WebChatConversationStore;
+  dataDir?: string;
+  logger?: Logger;
+  clock?: Clock;
+  /** Route prefix; default `/v3/directline` (Web Chat's `domain` is `origin + basePath`). */
+  basePath?: string;
+  /** Public origin (e.g. `https://chat.example.com`) for stream URLs behind a proxy; default: the request's Host. */
+  publicUrl?: string;
+  /** Token lifetime; default 3600 s (directlinejs refreshes every 15 minutes). */
+  tokenTtlSeconds?: number;
+  /** How long a streamUrl may be used to connect; default 300 s. */
+  streamUrlTtlSeconds?: number;
+  /** Empty keep-alive frame and ping interval on WebSockets; default 15 s. */
+  keepAliveMs?: number;
+  /** Largest accepted request body; default the server's 256 KiB. */
+  maxBodyBytes?: number;
+  /** Origins allowed to call the API from a browser; default `'*'` (credentials are bearer tokens, never cookies). */
+  corsOrigins?: '*' | string[];
+  /** The bot's account in activities; default `{id: 'switchboard', name: 'Switchboard'}`. */
+  bot?: { id: string; name: string };
+  /** Open WebSockets per conversation (a new one closes the oldest); default 4. */
+  maxSocketsPerConversation?: number;
+}
+
+/** The answer of `tokens/generate` and `tokens/refresh`. */
+export interface DirectLineToken {
+  conversationId: string;
+  token: string;
+  expires_in: number;
+}
+
+/** A send or continuation for a conversation this adapter never started. */
+export class WebChatConversationNotFoundError extends Error {
+  override name = 'WebChatConversationNotFoundError';
+}
+
+type Auth = { kind: 'secret' } | { kind: 'token'; claims: TokenClaims };
+
+interface Subscriber {
+  ws: WebSocket;
+  /** Until the history is sent, live frames wait here. */
+  replaying: boolean;
+  buffer: { activities: Partial<Activity>[]; watermark?: number }[];
+  sentWatermark: number;
+  alive: boolean;
+}
+
+/** Above this many bytes queued on a socket the client is too slow: drop it, it reconnects with its watermark. */
+const MAX_SOCKET_BUFFER = 1 << 20;
+/** Activities per GET page and per replay frame. */
+const PAGE_SIZE = 200;
+
+const newId = () => randomBytes(16).toString('base64url');
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Serves Direct Line 3.0 for Web Chat and runs the bot for each activity. */
+export class WebChatAdapter extends BotAdapter implements MountableAdapter {
+  readonly channelId = 'webchat';
+  readonly basePath: string;
+  /** The bot's account (`from` of its activities). */
+  readonly bot: { id: string; name: string };
+
+  private readonly tokens: DirectLineTokens;
+  private readonly store: WebChatConversationStore;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly tokenTtl: number;
+  private readonly streamTtl: number;
+  private readonly maxBody: number;
+  private readonly maxSockets: number;
+  private readonly subscribers = new Map<string, Set<Subscriber>>();
+  private readonly turns = new Map<string, Promise<void>>();
+  private readonly starting = new Map<string, Promise<{ conversation: WebChatConversation; created: boolean }>>();
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  private keepAliveTimer?: NodeJS.Timeout;
+  private logic?: BotLogic;
+  private httpServer?: { on(e: 'upgrade', l: (...a: any[]) => void): unknown; off(e: 'upgrade', l: (...a: any[]) => void): unknown };
+  private typingCounter = 0;
+
+  constructor(private readonly options: WebChatAdapterOptions) {
+    super();
+    if (!options.store && !options.dataDir) throw new TypeError('WebChatAdapter: pass `store` or `dataDir` (where web chat history is kept)');
+    this.clock = options.clock ?? systemClock;
+    this.tokens = new DirectLineTokens(options.secret, this.clock);
+    this.store = options.store ?? new FileConversationStore({ dir: path.join(options.dataDir!, 'webchat') });
+    this.logger = options.logger ?? silentLogger;
+    this.basePath = (options.basePath ?? '/v3/directline').replace(/\/+$/, '');
+    this.tokenTtl = options.tokenTtlSeconds ?? 3600;
+    this.streamTtl = options.streamUrlTtlSeconds ?? 300;
+    this.maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.maxSockets = options.maxSocketsPerConversation ?? 4;
+    this.bot = options.bot ?? { id: 'switchboard', name: 'Switchboard' };
+  }
+
+  /**
+   * A token for a new conversation, for the site's own backend to hand to its page (what
+   * `tokens/generate` does, without an HTTP round trip). The conversation starts when the client
+   * first uses the token.
+   */
+  generateToken(user?: { id?: string }): DirectLineToken {
+    const conversationId = newId();
+    const userId = user?.id ?? `dl_${newId()}`;
+    return { conversationId, token: this.tokens.issue(conversationId, userId, this.tokenTtl), expires_in: this.tokenTtl };
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  mount(server: Server, logic: BotLogic): void {
+    this.logic = logic;
+    const p = this.basePath;
+
+    server.pre((req, res, next) => {
+      if ((req.path?.() ?? req.url ?? '').startsWith(p + '/')) this.cors(req, res);
+      return next();
+    });
+    server.opts(`${p}/*`, async (_req: Request, res: Response) => {
+      res.header('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+      res.header('Access-Control-Allow-Headers', CORS_ALLOWED_HEADERS);
+      res.header('Access-Control-Max-Age', '600');
+      res.send(204);
+    });
+
+    server.post(`${p}/tokens/generate`, async (req: Request, res: Response) => {
+      const auth = this.authenticate(req);
+      if (auth.kind !== 'secret') throw new errors.ForbiddenError('tokens/generate needs the Direct Line secret (Authorization: Bearer <secret>), not a token');
+      const body = await this.parse(req, startBodySchema, 'tokens/generate');
+      res.json(200, this.generateToken({ id: body.user?.id }));
+    });
+
+    server.post(`${p}/tokens/refresh`, async (req: Request, res: Response) => {
+      const auth = this.authenticate(req);
+      if (auth.kind !== 'token') throw new errors.ForbiddenError('tokens/refresh refreshes a token; the secret never expires');
+      const { conv, user } = auth.claims;
+      res.json(200, { conversationId: conv, token: this.tokens.issue(conv, user, this.tokenTtl), expires_in: this.tokenTtl });
+    });
+
+    server.post(`${p}/conversations`, async (req: Request, res: Response) => {
+      const auth = this.authenticate(req);
+      const body = await this.parse(req, startBodySchema, 'conversations');
+      const conversationId = auth.kind === 'token' ? auth.claims.conv : newId();
+      const userId = auth.kind === 'token' ? auth.claims.user : (body.user?.id ?? `dl_${newId()}`);
+      const { created } = await this.ensureStarted(conversationId, userId, req, body.locale);
+      res.json(created ? 201 : 200, {
+        conversationId,
+        token: this.tokens.issue(conversationId, userId, this.tokenTtl),
+        expires_in: this.tokenTtl,
+        streamUrl: this.streamUrl(req, conversationId, userId),
+      });
+    });
+
+    server.get(`${p}/conversations/:conversationId`, async (req: Request, res: Response) => {
+      const { conversation } = await this.conversationFor(req);
+      const watermark = this.watermarkOf(req);
+      res.json(200, {
+        conversationId: conversation.id,
+        token: this.tokens.issue(conversation.id, conversation.userId, this.tokenTtl),
+        expires_in: this.tokenTtl,
+        streamUrl: this.streamUrl(req, conversation.id, conversation.userId, watermark),
+      });
+    });
+
+    server.get(`${p}/conversations/:conversationId/activities`, async (req: Request, res: Response) => {
+      const { conversation } = await this.conversationFor(req);
+      const page = await this.store.read(conversation.id, this.watermarkOf(req), PAGE_SIZE);
+      res.json(200, { activities: page.activities, watermark: String(page.watermark) });
+    });
+
+    server.post(`${p}/conversations/:conversationId/activities`, async (req: Request, res: Response) => {
+      const { conversation, auth } = await this.conversationFor(req);
+      const raw = await readJsonBody(req, this.maxBody);
+      const parsed = inboundActivitySchema.safeParse(raw);
+      if (!parsed.success) throw badRequest('POST activities', parsed.error);
+      const id = await this.receive(conversation, parsed.data, auth, req);
+      res.json(200, { id });
+    });
+
+    server.post(`${p}/conversations/:conversationId/upload`, async (req: Request, res: Response) => {
+      await this.conversationFor(req);
+      req.resume();
+      throw new errors.UnsupportedMediaTypeError('upload: this server does not accept file attachments; send the message as text');
+    });
+
+    this.httpServer = server.server as unknown as NonNullable<WebChatAdapter['httpServer']>;
+    this.httpServer.on('upgrade', this.onUpgrade);
+    const keepAlive = this.options.keepAliveMs ?? 15_000;
+    this.keepAliveTimer = setInterval(() => this.keepAlive(), keepAlive);
+    this.keepAliveTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
+    this.httpServer?.off('upgrade', this.onUpgrade);
+    for (const subs of this.subscribers.values()) for (const s of subs) s.ws.close(1001, 'server shutting down');
+    this.subscribers.clear();
+    await new Promise<void>((r) => this.wss.close(() => r()));
+    await Promise.all([...this.turns.values()]);
+    await this.store.close();
+  }
+
+  private cors(req: Request, res: Response): void {
+    const allowed = this.options.corsOrigins ?? '*';
+    if (allowed === '*') {
+      res.header('Access-Control-Allow-Origin', '*');
+      return;
+    }
+    const origin = req.headers.origin;
+    if (origin && allowed.includes(origin)) {
+      res.header('Access-Control-Allow-Origin', origin);
+      res.header('Vary', 'Origin');
+    }
+  }
+
+  private authenticate(req: IncomingMessage): Auth {
+    const credential = bearerOf(req);
+    if (!credential) throw new errors.UnauthorizedError('send Authorization: Bearer <Direct Line token or secret>');
+    if (this.tokens.isSecret(credential)) return { kind: 'secret' };
+    const verified = this.tokens.verify(credential);
+    if (!verified.ok) throw new errors.ForbiddenError(`Direct Line token refused: ${verified.reason}; get a new one (tokens/refresh before it expires)`);
+    if (verified.claims.scope !== 'conversation') throw new errors.ForbiddenError('a stream token only opens the WebSocket stream');
+    return { kind: 'token', claims: verified.claims };
+  }
+
+  /** Authenticates a request for `:conversationId`: a token only for its own conversation. */
+  private async conversationFor(req: Request): Promise<{ conversation: WebChatConversation; auth: Auth }> {
+    const auth = this.authenticate(req);
+    const id = conversationIdSchema.safeParse(req.params?.conversationId);
+    if (!id.success) throw badRequest('conversation', id.error);
+    if (auth.kind === 'token') {
+      if (auth.claims.conv !== id.data) throw new errors.ForbiddenError('this token belongs to another conversation');
+      return { conversation: (await this.ensureStarted(id.data, auth.claims.user, req)).conversation, auth };
+    }
+    const conversation = await this.store.getConversation(id.data);
+    if (!conversation?.startedAt) throw new errors.NotFoundError(`conversation ${id.data} does not exist; start one with POST ${this.basePath}/conversations`);
+    return { conversation, auth };
+  }
+
+  private async parse<T>(req: IncomingMessage, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: any } }, where: string): Promise<T> {
+    const raw = await readJsonBody(req, this.maxBody);
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) throw badRequest(where, parsed.error);
+    return parsed.data;
+  }
+
+  private watermarkOf(req: Request): number {
+    const parsed = watermarkSchema.safeParse((req.query as Record<string, unknown> | undefined)?.watermark);
+    if (!parsed.success) throw badRequest('watermark', parsed.error);
+    return parsed.data;
+  }
+
+  private origin(req: IncomingMessage): string {
+    if (this.options.publicUrl) return this.options.publicUrl.replace(/\/+$/, '');
+    const secure = Boolean((req.socket as { encrypted?: boolean }).encrypted);
+    return `${secure ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}`;
+  }
+
+  private streamUrl(req: IncomingMessage, conversationId: string, userId: string, watermark?: number): string {
+    const t = this.tokens.issue(conversationId, userId, this.streamTtl, 'stream');
+    const ws = this.origin(req).replace(/^http/, 'ws');
+    const wm = watermark ? `watermark=${watermark}&` : '';
+    return `${ws}${this.basePath}/conversations/${conversationId}/stream?${wm}t=${t}`;
+  }
+
+  // ---------------------------------------------------------------- conversations and turns
+
+  /** Starts the conversation once: stores it and tells the bot (conversationUpdate), never again on reconnect. */
+  private ensureStarted(id: string, userId: string, req: IncomingMessage, locale?: string) {
+    const inFlight = this.starting.get(id);
+    if (inFlight) return inFlight;
+    const work = (async () => {
+      const existing = await this.store.getConversation(id);
+      if (existing?.startedAt) return { conversation: existing, created: false };
+      const now = this.clock.now().toISOString();
+      const conversation: WebChatConversation = { ...(existing ?? { id, userId, createdAt: now }), startedAt: now, ...(locale ? { locale } : {}) };
+      await this.store.saveConversation(conversation);
+      const update: Partial<Activity> = {
+        type: ActivityTypes.ConversationUpdate,
+        id: `${id}|start`,
+        channelId: this.channelId,
+        serviceUrl: this.origin(req) + this.basePath,
+        conversation: { id } as Activity['conversation'],
+        from: { id: userId, role: 'user' } as Activity['from'],
+        recipient: { ...this.bot, role: 'bot' } as Activity['recipient'],
+        membersAdded: [{ ...this.bot, role: 'bot' }, { id: userId, name: '', role: 'user' }] as Activity['membersAdded'],
+        timestamp: this.clock.now(),
+        locale,
+      };
+      this.enqueueTurn(id, update);
+      return { conversation, created: true };
+    })();
+    this.starting.set(id, work);
+    work.finally(() => this.starting.delete(id)).catch(() => undefined);
+    return work;
+  }
+
+  /** Stores and echoes a user activity, answers the POST, then runs the bot on it in this conversation's queue. */
+  private async receive(conversation: WebChatConversation, inbound: Record<string, any>, auth: Auth, req: IncomingMessage): Promise<string> {
+    const { channelData, from, deliveryMode: _deliveryMode, ...rest } = inbound;
+    const cleanChannelData = channelData ? { ...channelData } : undefined;
+    if (cleanChannelData) delete cleanChannelData.switchboard; // only the server marks agent-written activities
+    const userId = auth.kind === 'token' ? auth.claims.user : (from?.id ?? conversation.userId);
+    const base = {
+      ...rest,
+      channelId: this.channelId,
+      serviceUrl: this.origin(req) + this.basePath,
+      conversation: { id: conversation.id },
+      from: { id: userId, ...(from?.name ? { name: from.name } : {}), role: 'user' },
+      recipient: { ...this.bot, role: 'bot' },
+      timestamp: this.clock.now().toISOString(),
+      ...(cleanChannelData ? { channelData: cleanChannelData } : {}),
+    } as unknown as Partial<Activity>;
+
+    let stored: Partial<Activity>;
+    if (base.type === ActivityTypes.Typing) {
+      stored = { ...base, id: this.typingId(conversation.id) };
+      this.broadcast(conversation.id, stored);
+    } else {
+      const { activity, watermark } = await this.store.append(conversation.id, (position) => ({ ...base, id: activityId(conversation.id, position) }));
+      stored = activity;
+      this.broadcast(conversation.id, activity, watermark);
+    }
+    const forBot = { ...stored, timestamp: new Date(stored.timestamp as unknown as string) } as Partial<Activity>;
+    this.enqueueTurn(conversation.id, forBot);
+    return stored.id!;
+  }
+
+  /** Turns of one conversation run one after another (state stays consistent); different conversations run in parallel. */
+  private enqueueTurn(conversationId: string, activity: Partial<Activity>): void {
+    const previous = this.turns.get(conversationId) ?? Promise.resolve();
+    const next = previous.then(() => this.runTurn(activity));
+    this.turns.set(conversationId, next);
+    void next.finally(() => {
+      if (this.turns.get(conversationId) === next) this.turns.delete(conversationId);
+    });
+  }
+
+  private async runTurn(activity: Partial<Activity>): Promise<void> {
+    if (!this.logic) return;
+    const context = new TurnContext(this, activity);
+    try {
+      await this.runMiddleware(context, this.logic);
+    } catch (err) {
+      this.logger.error('web chat turn failed', { conversationId: activity.conversation?.id, activityType: activity.type, error: (err as Error).message });
+    }
+  }
+
+  // ---------------------------------------------------------------- BotAdapter
+
+  /**
+   * Delivers the bot's activities to the conversation's log and sockets. `delay` waits, `invokeResponse`
+   * is kept in turnState (as botbuilder's CloudAdapter does), `trace` is dropped (emulator only),
+   * `typing` goes to open sockets only (Direct Line does not keep typing for polling clients).
+   */
+  async sendActivities(context: TurnContext, activities: Partial<Activity>[]): Promise<ResourceResponse[]> {
+    const responses: ResourceResponse[] = [];
+    for (const activity of activities) {
+      if (activity.type === 'delay') {
+        await sleep(typeof activity.value === 'number' ? activity.value : 1000);
+        responses.push({ id: '' });
+      } else if (activity.type === ActivityTypes.InvokeResponse) {
+        context.turnState.set(INVOKE_RESPONSE_KEY, activity);
+        responses.push({ id: '' });
+      } else if (activity.type === ActivityTypes.Trace) {
+        responses.push({ id: '' });
+      } else {
+        responses.push({ id: await this.deliver(context, activity) });
+      }
+    }
+    return responses;
+  }
+
+  /** Appends the new version under the same id; Web Chat replaces the activity it shows. */
+  async updateActivity(context: TurnContext, activity: Partial<Activity>): Promise<ResourceResponse | void> {
+    if (!activity.id) throw new TypeError('WebChatAdapter.updateActivity: activity.id is required (the id sendActivity returned)');
+    return { id: await this.deliver(context, activity, activity.id) };
+  }
+
+  /** Appends a `messageDelete` with the deleted activity's id, which replaces it in Web Chat. */
+  async deleteActivity(context: TurnContext, reference: Partial<ConversationReference>): Promise<void> {
+    if (!reference.activityId) throw new TypeError('WebChatAdapter.deleteActivity: reference.activityId is required');
+    await this.deliver(context, { type: ActivityTypes.MessageDelete, conversation: reference.conversation ?? context.activity.conversation }, reference.activityId);
+  }
+
+  /** Runs `logic` in a new turn for a stored conversation (proactive messages, agent replies). */
+  async continueConversation(reference: Partial<ConversationReference>, logic: (context: TurnContext) => Promise<void>): Promise<void> {
+    const conversationId = reference.conversation?.id;
+    if (!conversationId || !(await this.store.getConversation(conversationId))) {
+      throw new WebChatConversationNotFoundError(`WebChatAdapter.continueConversation: conversation ${JSON.stringify(conversationId)} is unknown; use a reference from TurnContext.getConversationReference of a web chat turn`);
+    }
+    const activity = TurnContext.applyConversationReference(
+      { type: ActivityTypes.Event, name: ActivityEventNames.ContinueConversation },
+      { channelId: this.channelId, bot: { ...this.bot, role: 'bot' }, ...reference } as Partial<ConversationReference>,
+      true,
+    );
+    await this.runMiddleware(new TurnContext(this, activity), logic);
+  }
+
+  /** Same as `continueConversation`: there is no app identity to check on a self-hosted Direct Line. */
+  override async continueConversationAsync(
+    _botAppIdOrClaimsIdentity: unknown,
+    reference: Partial<ConversationReference>,
+    logicOrAudience: ((context: TurnContext) => Promise<void>) | string,
+    maybeLogic?: (context: TurnContext) => Promise<void>,
+  ): Promise<void> {
+    const logic = typeof logicOrAudience === 'function' ? logicOrAudience : maybeLogic;
+    if (typeof logic !== 'function') throw new TypeError('WebChatAdapter.continueConversationAsync: logic must be a function');
+    await this.continueConversation(reference, logic);
+  }
+
+  private async deliver(context: TurnContext, activity: Partial<Activity>, keepId?: string): Promise<string> {
+    const conversationId = activity.conversation?.id ?? context.activity.conversation?.id;
+    if (!conversationId || !(await this.store.getConversation(conversationId))) {
+      throw new WebChatConversationNotFoundError(`WebChatAdapter.sendActivities: conversation ${JSON.stringify(conversationId)} is unknown to the web chat store`);
+    }
+    const base = JSON.parse(
+      JSON.stringify({
+        ...activity,
+        channelId: this.channelId,
+        conversation: { ...(activity.conversation ?? {}), id: conversationId },
+        from: { ...this.bot, ...(activity.from ?? {}), role: activity.from?.role ?? 'bot' },
+        timestamp: this.clock.now(),
+      }),
+    ) as Partial<Activity>;
+    if (base.type === ActivityTypes.Typing) {
+      base.id = this.typingId(conversationId);
+      this.broadcast(conversationId, base);
+      return base.id;
+    }
+    const { activity: stored, watermark } = await this.store.append(conversationId, (position) => ({
+      ...base,
+      id: keepId ?? activityId(conversationId, position),
+    }));
+    this.broadcast(conversationId, stored, watermark);
+    return stored.id!;
+  }
+
+  private typingId(conversationId: string): string {
+    return `${conversationId}|typing-${++this.typingCounter}`;
+  }
+
+  // ---------------------------------------------------------------- WebSocket stream
+
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const prefix = `${this.basePath}/conversations/`;
+    if (!url.pathname.startsWith(prefix) || !url.pathname.endsWith('/stream')) return; // another plugin's socket
+    const conversationId = url.pathname.slice(prefix.length, -'/stream'.length);
+    const reject = (status: number, text: string, message: string) => {
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n${JSON.stringify({ code: text, message })}`);
+    };
+    const verified = this.tokens.verify(url.searchParams.get('t') ?? '');
+    if (!verified.ok) return reject(403, 'Forbidden', `stream token refused: ${verified.reason}; get a fresh streamUrl with GET ${prefix}{id}`);
+    if (verified.claims.conv !== conversationId) return reject(403, 'Forbidden', 'this stream token belongs to another conversation');
+    const wm = watermarkSchema.safeParse(url.searchParams.get('watermark') ?? undefined);
+    if (!wm.success) return reject(400, 'BadRequest', 'watermark must be a number');
+    this.wss.handleUpgrade(req, socket, head, (ws) => void this.attach(conversationId, ws, wm.data));
+  };
+
+  private async attach(conversationId: string, ws: WebSocket, watermark: number): Promise<void> {
+    const sub: Subscriber = { ws, replaying: true, buffer: [], sentWatermark: watermark, alive: true };
+    let subs = this.subscribers.get(conversationId);
+    if (!subs) this.subscribers.set(conversationId, (subs = new Set()));
+    if (subs.size >= this.maxSockets) {
+      const oldest = subs.values().next().value!;
+      oldest.ws.close(4000, 'collision');
+      subs.delete(oldest);
+    }
+    subs.add(sub);
+    ws.on('pong', () => (sub.alive = true));
+    ws.on('message', () => (sub.alive = true)); // directlinejs pings with empty messages
+    ws.on('close', () => {
+      subs!.delete(sub);
+      if (subs!.size === 0 && this.subscribers.get(conversationId) === subs) this.subscribers.delete(conversationId);
+    });
+    ws.on('error', () => ws.terminate());
+    try {
+      // Replay the history from the client's watermark, then switch to live frames without gaps or repeats.
+      for (;;) {
+        const page = await this.store.read(conversationId, sub.sentWatermark, PAGE_SIZE);
+        if (page.activities.length === 0) break;
+        this.send(sub, { activities: page.activities, watermark: String(page.watermark) });
+        sub.sentWatermark = page.watermark;
+      }
+      for (const frame of sub.buffer) this.deliverFrame(sub, frame);
+    } catch (err) {
+      this.logger.error('web chat stream replay failed', { conversationId, error: (err as Error).message });
+      ws.close(1011, 'replay failed');
+    } finally {
+      sub.buffer = [];
+      sub.replaying = false;
+    }
+  }
+
+  private broadcast(conversationId: string, activity: Partial<Activity>, watermark?: number): void {
+    const subs = this.subscribers.get(conversationId);
+    if (!subs) return;
+    const frame = { activities: [activity], watermark };
+    for (const sub of subs) {
+      if (sub.replaying) sub.buffer.push(frame);
+      else this.deliverFrame(sub, frame);
+    }
+  }
+
+  private deliverFrame(sub: Subscriber, frame: { activities: Partial<Activity>[]; watermark?: number }): void {
+    if (frame.watermark === undefined) return this.send(sub, { activities: frame.activities });
+    if (frame.watermark <= sub.sentWatermark) return; // already in the replayed history
+    sub.sentWatermark = frame.watermark;
+    this.send(sub, { activities: frame.activities, watermark: String(frame.watermark) });
+  }
+
+  private send(sub: Subscriber, frame: unknown): void {
+    if (sub.ws.readyState !== WebSocket.OPEN) return;
+    if (sub.ws.bufferedAmount > MAX_SOCKET_BUFFER) {
+      sub.ws.terminate();
+      return;
+    }
+    sub.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  private keepAlive(): void {
+    for (const subs of this.subscribers.values()) {
+      for (const sub of subs) {
+        if (!sub.alive) {
+          sub.ws.terminate();
+          continue;
+        }
+        sub.alive = false;
+        sub.ws.ping();
+        this.send(sub, ''); // Direct Line's keep-alive: an empty frame, which directlinejs ignores
+      }
+    }
+  }
+}
+
+/** Direct Line style ids: `<conversationId>|<position>`, unique per conversation and sortable. */
+function activityId(conversationId: string, position: number): string {
+  return `${conversationId}|${String(position).padStart(7, '0')}`;
+}

@@ -1,0 +1,4 @@
+/** The web chat channel: a self-hosted Direct Line 3.0 service as a botbuilder adapter. */
+export { WebChatAdapter, WebChatConversationNotFoundError, type WebChatAdapterOptions, type DirectLineToken } from './adapter.js';
+export { DirectLineTokens, DirectLineSecretError, loadOrCreateDirectLineSecret, SECRET_FILE, type TokenClaims } from './tokens.js';
+export { FileConversationStore, type WebChatConversationStore, type WebChatConversation, type ActivityPage } from './store.js';

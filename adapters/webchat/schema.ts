@@ -1,0 +1,94 @@
+/**
+ * zod schemas for everything a Direct Line client sends us, and the small HTTP helpers that read it
+ * (bounded body, bearer credential, CORS). Anything else in a posted activity is kept, but the fields
+ * the server owns (id, conversation, recipient, timestamps, channel) are always overwritten.
+ */
+import type { IncomingMessage } from 'node:http';
+import errors from 'restify-errors';
+import { z } from 'zod';
+
+/** Conversation ids we issue and accept: URL- and file-name-safe. */
+export const conversationIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'conversation id must be [A-Za-z0-9_-]{1,128}');
+
+/** A watermark as the client echoes it: empty or absent means "from the beginning". */
+export const watermarkSchema = z
+  .union([z.string().regex(/^\d{0,12}$/, 'watermark must be a number'), z.undefined()])
+  .transform((v) => (v ? Number(v) : 0));
+
+const channelAccount = z.looseObject({
+  id: z.string().max(256).optional(),
+  name: z.string().max(256).optional(),
+});
+
+/** `POST tokens/generate` and `POST conversations` (both optional): who the user is. */
+export const startBodySchema = z
+  .looseObject({
+    user: channelAccount.optional(),
+    locale: z.string().max(32).optional(),
+  })
+  .default({});
+
+/** Activity types a client may not post: the server or the bot produces these. */
+export const RESERVED_INBOUND_TYPES = ['conversationUpdate', 'contactRelationUpdate', 'invokeResponse', 'trace', 'delay'] as const;
+
+/** `POST conversations/{id}/activities`. */
+export const inboundActivitySchema = z.looseObject({
+  type: z
+    .string()
+    .min(1)
+    .max(64)
+    .refine((t) => !(RESERVED_INBOUND_TYPES as readonly string[]).includes(t), 'this activity type is sent by the server, not the client'),
+  text: z.string().max(16_000).optional(),
+  from: channelAccount.optional(),
+  locale: z.string().max(32).optional(),
+  localTimestamp: z.string().max(64).optional(),
+  localTimezone: z.string().max(64).optional(),
+  channelData: z.record(z.string(), z.unknown()).optional(),
+  attachments: z.array(z.looseObject({ contentType: z.string().max(256) })).max(20).optional(),
+  name: z.string().max(256).optional(),
+  value: z.unknown().optional(),
+  entities: z.array(z.looseObject({ type: z.string() })).max(20).optional(),
+});
+export type InboundActivity = z.infer<typeof inboundActivitySchema>;
+
+/** Turns a zod failure into a 400 naming the field. */
+export function badRequest(where: string, error: z.ZodError): errors.BadRequestError {
+  const first = error.issues[0];
+  const field = first?.path.join('.') || 'body';
+  return new errors.BadRequestError(`${where}: ${field}: ${first?.message ?? 'invalid'}`);
+}
+
+/**
+ * Reads a JSON body of at most `maxBytes` (413 beyond; 415 when it is not JSON; 400 when it does
+ * not parse). An empty body reads as `undefined`.
+ */
+export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > maxBytes) throw new errors.PayloadTooLargeError(`request body is ${declared} bytes; the limit is ${maxBytes}`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw new errors.PayloadTooLargeError(`request body exceeds the limit of ${maxBytes} bytes`);
+    chunks.push(chunk);
+  }
+  if (size === 0) return undefined;
+  const type = String(req.headers['content-type'] ?? '');
+  if (type && !/json/i.test(type)) throw new errors.UnsupportedMediaTypeError(`send the body as application/json, not ${type}`);
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new errors.BadRequestError('the request body is not valid JSON');
+  }
+}
+
+/** The credential of an `Authorization: Bearer ...` header (Direct Line also accepts `BotConnector`). */
+export function bearerOf(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const m = /^(?:Bearer|BotConnector)\s+(\S+)\s*$/i.exec(header);
+  return m?.[1];
+}
+
+/** Headers Web Chat and directlinejs send cross-origin. */
+export const CORS_ALLOWED_HEADERS = 'Authorization, Content-Type, Accept, x-ms-bot-agent, x-requested-with';
