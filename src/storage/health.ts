@@ -32,7 +32,8 @@ export function storageHealthCheck(dataDir: string): HealthCheck {
         return { ok: true, dir: dataDir };
       } catch (err) {
         const e = err as Error & { code?: string };
-        return { ok: false, dir: dataDir, code: e.code, error: e.message };
+        const error = e.message.startsWith(where) ? e.message : `${where}: cannot use ${dataDir} (${e.message}); DATA_DIR must be a writable folder`;
+        return { ok: false, dir: dataDir, code: e.code, error };
       }
     },
   };
