@@ -5,7 +5,7 @@ import { KnowledgeIndex } from '../../src/knowledge/search.js';
 import { FaqBot } from '../../src/bot/faq-bot.js';
 import { InsightsStore } from '../../src/bot/insights.js';
 import { t } from '../../src/bot/strings.js';
-import { actionTitles, entry, FakeKnowledge, harness } from './helpers.js';
+import { actionTitles, entry, FakeKnowledge, harness, joined } from './helpers.js';
 
 const en = (key: Parameters<typeof t>[1], params?: Record<string, string>) => t('en', key, params);
 
@@ -33,7 +33,7 @@ describe('FaqBot', () => {
   describe('answers', () => {
     it('answers a question with the matching entry, as markdown', async () => {
       const h = harness(index());
-      await h.say({ type: ActivityTypes.ConversationUpdate, membersAdded: [{ id: 'customer-1', name: 'Customer' }] });
+      await h.say(joined('customer-1'));
       const replies = await h.say('how can I pay my bill by card');
       expect(replies[0]!.text).to.equal('Pay in the app under **Billing → Pay now**.');
       expect(replies[0]!.textFormat).to.equal('markdown');
@@ -42,7 +42,7 @@ describe('FaqBot', () => {
 
     it('offers the follow-ups as suggested actions, skipping expired and other-channel entries', async () => {
       const h = harness(index(), { channelId: 'webchat' });
-      await h.say({ type: ActivityTypes.ConversationUpdate, membersAdded: [{ id: 'customer-1' }] });
+      await h.say(joined('customer-1'));
       const [answer, feedback] = await h.say('how can I pay my bill by card');
       expect(actionTitles(answer)).to.deep.equal(['When is my bill due?']);
       expect(answer!.suggestedActions!.actions[0]).to.include({ type: 'imBack', value: 'When is my bill due?' });
@@ -71,7 +71,7 @@ describe('FaqBot', () => {
 
     it('does not ask "Did this help?" after small talk', async () => {
       const h = harness(index());
-      await h.say({ type: ActivityTypes.ConversationUpdate, membersAdded: [{ id: 'customer-1' }] });
+      await h.say(joined('customer-1'));
       expect(await h.texts('hello')).to.deep.equal(['Hello! What can I do for you?']);
     });
   });
@@ -79,9 +79,9 @@ describe('FaqBot', () => {
   describe('welcome', () => {
     it('welcomes a web chat customer once, when the conversation starts', async () => {
       const h = harness(index());
-      const joined = { type: ActivityTypes.ConversationUpdate, membersAdded: [{ id: 'customer-1' }] };
-      expect(await h.texts(joined)).to.deep.equal([en('welcome')]);
-      expect(await h.texts({ type: ActivityTypes.ConversationUpdate, membersAdded: [{ id: 'bot' }] })).to.deep.equal([]);
+      expect(await h.texts(joined('customer-1'))).to.deep.equal([en('welcome')]);
+      expect(await h.texts(joined('bot'))).to.deep.equal([]);
+      expect(await h.texts(joined('customer-1'))).to.deep.equal([]);
       const replies = await h.texts('how can I pay my bill by card');
       expect(replies).not.to.include(en('welcome'));
     });
@@ -111,7 +111,7 @@ describe('FaqBot', () => {
       });
       const adapter = new TestAdapter((context) => bot.run(context));
       await adapter
-        .send({ type: ActivityTypes.ConversationUpdate, membersAdded: [{ id: 'user', name: 'User1' }] })
+        .send(joined('user'))
         .assertReply(en('welcome'))
         .send('hello')
         .assertReply('Hello! What can I do for you?');
@@ -144,7 +144,7 @@ describe('FaqBot', () => {
       new FakeKnowledge(suggestEntries).suggests('bill', ['billing/card', 'billing/due', 'billing/refund']).answers('where is my parcel', 'billing/due');
     const suggested = async () => {
       const h = harness(knowledge());
-      await h.say({ type: ActivityTypes.ConversationUpdate, membersAdded: [{ id: 'customer-1' }] });
+      await h.say(joined('customer-1'));
       const replies = await h.say('bill');
       return { h, replies };
     };
@@ -213,7 +213,7 @@ describe('FaqBot', () => {
         .answers('when is my bill due', 'billing/due');
     const answered = async () => {
       const h = harness(knowledge());
-      await h.say({ type: ActivityTypes.ConversationUpdate, membersAdded: [{ id: 'customer-1' }] });
+      await h.say(joined('customer-1'));
       await h.say('pay by card');
       return h;
     };

@@ -121,3 +121,8 @@ export function harness(
 export function actionTitles(activity: Partial<Activity> | undefined): string[] {
   return (activity?.suggestedActions?.actions ?? []).map((a) => String(a.title));
 }
+
+/** A conversationUpdate announcing that `id` joined (web chat sends one when a conversation starts). */
+export function joined(id: string): Partial<Activity> {
+  return { type: ActivityTypes.ConversationUpdate, membersAdded: [{ id, name: id }] };
+}
