@@ -44,7 +44,7 @@ describe('LowdbTranscriptStore', () => {
     const reopened = await new LowdbTranscriptStore({ dir }).getTranscriptActivities(channelId!, conversation.id);
     expect(reopened.items.map((a) => [a.from.role ?? 'bot', a.text])).to.deep.equal(expected);
     expect((await store.listTranscripts(channelId!)).items.map((t) => t.id)).to.deep.equal([conversation.id]);
-    expect((await store.listTranscriptsOfUser(channelId!, adapter.conversation.user.id)).map((t) => t.id)).to.deep.equal([conversation.id]);
+    expect((await store.listTranscriptsOfUser(channelId!, adapter.conversation.user!.id)).map((t) => t.id)).to.deep.equal([conversation.id]);
   });
 
   it('keeps every one of many unawaited logs to one conversation, in call order', async () => {
