@@ -7,6 +7,7 @@
  *
  * @example t(activity.locale, 'didYouMean', { list: '1. Pay by card' })
  */
+import type { HandoffStrings } from '../handoff/strings.js';
 
 /** The bot's sentences; `{name}` placeholders are filled by `t()`. Markdown is allowed (the bot sends markdown). */
 export interface BotStrings {
@@ -59,6 +60,8 @@ export interface LocaleStrings {
   // HANDOFF SECTION — reserved for the handoff plugin (src/handoff/strings.ts `HandoffStrings`).
   // The handoff engineer adds `handoff: HandoffStrings` here and the English texts below.
   // ---------------------------------------------------------------------------------------------
+  /** What the handoff plugin says to customers (queue position, agent joined, resolved, cancel words). */
+  handoff: HandoffStrings;
 }
 
 const en: LocaleStrings = {
@@ -88,6 +91,20 @@ const en: LocaleStrings = {
       'can', 'could', 'how', 'what', 'when', 'where', 'which', 'who', 'why', 'get', 'thanks', 'thank', 'thx', 'ok', 'okay',
       'really', 'very', 'much', 'help', 'helped', 'helpful', 'not', 'at', 'all', 'indeed', 'sure', 'yes', 'nope', 'yeah',
     ],
+  },
+  // HANDOFF SECTION (English) — see src/handoff/strings.ts for what each sentence is for.
+  handoff: {
+    queued: "I've asked a person from our team to take over. They can see this whole conversation, so there's no need to repeat anything.",
+    position: "You're number {position} in the queue; the wait is about {minutes} minutes.",
+    positionNoEstimate: "You're number {position} in the queue.",
+    closed: "Our team works {hours} and is away right now. Write anything you'd like to add here and we'll reply as soon as we're back.",
+    noAgentOnline: "No one from our team is online right now. Write anything you'd like to add here and we'll reply as soon as someone is available.",
+    howToCancel: 'Type "cancel" if you no longer need a person.',
+    alreadyQueued: "You're already waiting for a person; they can see this whole conversation.",
+    cancelled: "OK, I've cancelled the request for a person. I'm here if you have another question.",
+    agentJoined: '{agent} from our team has joined and can see the whole conversation.',
+    resolved: "{agent} has closed this chat. I'm the assistant again — ask me anything, or ask for a person at any time.",
+    cancelPhrases: ['cancel', 'never mind', 'nevermind', 'forget it', "don't need a person", 'no longer needed', 'stop waiting'],
   },
 };
 
