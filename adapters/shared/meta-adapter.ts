@@ -190,7 +190,7 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
   mount(server: Server, logic: BotLogic): void {
     this.logic = logic;
     void this.start(logic).catch((err) => this.logger.error('could not open the channel journal', { channel: this.channelId, error: (err as Error).message }));
-    server.get(this.path, (req: Request, res: Response) => {
+    server.get(this.path, async (req: Request, res: Response) => {
       const query = Object.fromEntries(new URL(req.url ?? '', 'http://localhost').searchParams);
       const r = this.handshake(query);
       if (r.status === 200) res.sendRaw(200, r.body, { 'content-type': 'text/plain; charset=utf-8' });
@@ -298,8 +298,10 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
       for (const messageId of mids) this.events.emit('status', { channelId: this.channelId, conversationId: s.conversationId, messageId, status: s.status } satisfies StatusEvent);
       return;
     }
-    const conv = (await this.journal.recordStatus(s.messageId, s.status)) ?? s.conversationId;
-    if (conv || this.journal.statusOf(s.messageId)) this.events.emit('status', { channelId: this.channelId, conversationId: conv, messageId: s.messageId, status: s.status } satisfies StatusEvent);
+    const changedIn = await this.journal.recordStatus(s.messageId, s.status);
+    const conv = changedIn ?? s.conversationId;
+    // Only our own messages have a status; echoes of messages a person sent from the Page inbox are not ours.
+    if (changedIn) this.events.emit('status', { channelId: this.channelId, conversationId: conv, messageId: s.messageId, status: s.status } satisfies StatusEvent);
     if (s.status === 'failed' && s.error) {
       await this.fail({
         channelId: this.channelId,
