@@ -8,7 +8,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import type { core as zcore } from 'zod';
 import { closestField, closestMatch, FIELD_DESCRIPTIONS, FRONT_MATTER_FIELDS, frontMatterSchema, type FrontMatter } from './schema.js';
 import { CHANNELS, type KnowledgeEntry, type KnowledgeProblem } from './types.js';
@@ -133,7 +133,7 @@ export function parseKnowledgeFile(relPath: string, text: string): ParsedKnowled
   const doc = parseDocument(lines.slice(1, close).join('\n'), { lineCounter, prettyErrors: false, uniqueKeys: true });
   const lineAt = (offset: number) => lineCounter.linePos(offset).line + 1;
   if (doc.errors.length > 0) {
-    for (const err of doc.errors) problem(lineAt(err.pos[0]), `bad YAML: ${err.message.split('\n')[0]}`);
+    for (const err of doc.errors) problem(lineAt(openedAt(doc, err.pos[0])), `bad YAML: ${err.message.split('\n')[0]}`);
     return result;
   }
   if (doc.contents !== null && !isMap(doc.contents)) {
@@ -191,6 +191,22 @@ export function parseKnowledgeFile(relPath: string, text: string): ParsedKnowled
     source: { path: filePath, line: 1 },
   };
   return result;
+}
+
+/**
+ * Where to point for a YAML error: the parser notices an unclosed `[` or quote only where the next
+ * field starts, but the editor has to fix the line where it was opened.
+ */
+function openedAt(doc: Document, offset: number): number {
+  if (!isMap(doc.contents)) return offset;
+  for (const pair of doc.contents.items) {
+    const value = pair.value as YamlNode | null;
+    if (!value?.range || value.range[0] > offset || value.range[2] < offset) continue;
+    const unclosed =
+      ((isSeq(value) || isMap(value)) && value.flow) || (isScalar(value) && (value.type === 'QUOTE_DOUBLE' || value.type === 'QUOTE_SINGLE'));
+    if (unclosed) return value.range[0];
+  }
+  return offset;
 }
 
 /** Line of the value at `p` (or of its nearest existing parent); line 1 (the opening fence) if none. */
