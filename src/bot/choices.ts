@@ -122,21 +122,24 @@ export function recognizePick(text: string, offered: Offered[], locale?: string)
   return { kind: 'no-pick' };
 }
 
+/** A recognised yes or no; `alone` when nothing meaningful was said besides it ("yes", "nope", "no thanks"). */
+export interface YesNo {
+  value: boolean;
+  alone: boolean;
+}
+
 /**
  * Yes or no, from a tap or free text ("yes thanks", "nope", "no it did not"); `undefined` when the
  * reply is something else (a new question, or too much besides a yes/no to be sure).
  */
-export function recognizeYesNo(text: string, locale?: string): boolean | undefined {
+export function recognizeYesNo(text: string, locale?: string): YesNo | undefined {
   const utterance = text.trim();
   if (!utterance) return undefined;
   const results = recognizeBoolean(utterance, vocabulary(locale).culture);
   if (results.length === 0) return undefined;
   const values = new Set(results.map((r) => r.resolution.value as boolean));
   if (values.size > 1) return undefined; // "yes and no"
-  const first = results[0]!;
-  const outside = results.reduce(
-    (words, r) => Math.min(words, wordsOutside(utterance, r.start, r.end, locale)),
-    wordsOutside(utterance, first.start, first.end, locale),
-  );
-  return outside <= MAX_EXTRA_WORDS_FOR_YES_NO ? (first.resolution.value as boolean) : undefined;
+  const outside = Math.min(...results.map((r) => wordsOutside(utterance, r.start, r.end, locale)));
+  if (outside > MAX_EXTRA_WORDS_FOR_YES_NO) return undefined;
+  return { value: results[0]!.resolution.value as boolean, alone: outside === 0 };
 }

@@ -125,9 +125,11 @@ export class FaqBot extends ActivityHandler {
   private async handleMessage(context: TurnContext): Promise<void> {
     const data = await this.conversationData.get(context, {});
     const locale = context.activity.locale;
-    await this.welcomeOnce(context, data);
-
     const text = context.activity.text?.trim();
+    // A first message the knowledge greets back ("hi" → the hello entry) needs no second greeting.
+    const greetedByKnowledge = !data.welcomed && !!text && this.isSmalltalkAnswer(text, context);
+    await this.welcomeOnce(context, data, greetedByKnowledge);
+
     if (!text || context.activity.channelData?.unsupported) {
       // Media, a location, a sticker: nothing to search for. The pending prompt stays open.
       await this.say(context, 'textOnly');
@@ -195,13 +197,17 @@ export class FaqBot extends ActivityHandler {
     }
   }
 
-  /** Yes/no from free text, unless the reply is really a question the knowledge answers ("no, how do I pay?"). */
+  /**
+   * Yes/no from a tap or free text. A bare "yes"/"nope" is always the answer to the bot's question;
+   * with more words, a reply the knowledge answers is a new question ("no, how do I pay by card?").
+   */
   private yesNo(context: TurnContext, text: string): boolean | undefined {
-    const value = recognizeYesNo(text, context.activity.locale);
-    if (value === undefined) return undefined;
+    const found = recognizeYesNo(text, context.activity.locale);
+    if (!found) return undefined;
+    if (found.alone) return found.value;
     const decision = this.knowledge.decide(text, this.searchContext(context));
     if (decision.kind === 'answer' && !decision.match.entry.tags.includes(SMALLTALK_TAG)) return undefined;
-    return value;
+    return found.value;
   }
 
   /** A new question. */
@@ -299,14 +305,19 @@ export class FaqBot extends ActivityHandler {
     }
   }
 
-  private async welcomeOnce(context: TurnContext, data: FaqConversationData): Promise<void> {
+  private async welcomeOnce(context: TurnContext, data: FaqConversationData, silently = false): Promise<void> {
     if (data.welcomed) return;
     data.welcomed = true;
     const user = await this.userData.get(context, {});
     const returning = (user.conversations ?? 0) > 0;
     user.firstSeenAt ??= this.clock.now().toISOString();
     user.conversations = (user.conversations ?? 0) + 1;
-    await this.say(context, returning ? 'welcomeBack' : 'welcome');
+    if (!silently) await this.say(context, returning ? 'welcomeBack' : 'welcome');
+  }
+
+  private isSmalltalkAnswer(text: string, context: TurnContext): boolean {
+    const decision = this.knowledge.decide(text, this.searchContext(context));
+    return decision.kind === 'answer' && decision.match.entry.tags.includes(SMALLTALK_TAG);
   }
 
   private async say(context: TurnContext, key: BotStringKey): Promise<void> {

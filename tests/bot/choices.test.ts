@@ -37,19 +37,21 @@ describe('choice recognition', () => {
     });
   }
 
-  const booleans: [string, boolean | undefined][] = [
-    ['Yes', true],
-    ['yes thanks', true],
-    ['yeah it did', true],
-    ['No', false],
-    ['nope', false],
-    ['No, it did not', false],
+  const booleans: [string, { value: boolean; alone: boolean } | undefined][] = [
+    ['Yes', { value: true, alone: true }],
+    ['yes thanks', { value: true, alone: true }],
+    ['yeah it did', { value: true, alone: true }],
+    ['No', { value: false, alone: true }],
+    ['nope', { value: false, alone: true }],
+    ['No, it did not', { value: false, alone: true }],
+    ['no, the app crashes', { value: false, alone: false }],
     ['how do I change my address', undefined],
+    ['no, how do I change my billing address', undefined],
     ['', undefined],
   ];
-  for (const [reply, value] of booleans) {
-    it(`reads "${reply}" as ${value === undefined ? 'neither yes nor no' : value ? 'yes' : 'no'}`, () => {
-      expect(recognizeYesNo(reply)).to.equal(value);
+  for (const [reply, expected] of booleans) {
+    it(`reads "${reply}" as ${expected === undefined ? 'neither yes nor no' : expected.value ? 'yes' : 'no'}${expected && !expected.alone ? ' with more said' : ''}`, () => {
+      expect(recognizeYesNo(reply)).to.deep.equal(expected);
     });
   }
 });

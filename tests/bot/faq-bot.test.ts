@@ -96,9 +96,15 @@ describe('FaqBot', () => {
 
     it('greets a returning customer with a shorter welcome in a new conversation', async () => {
       const storage = new MemoryStorage();
-      await harness(index(), { channelId: 'messenger', storage, conversationId: 'first' }).say('hello');
-      const again = await harness(index(), { channelId: 'messenger', storage, conversationId: 'second' }).texts('hello');
+      await harness(index(), { channelId: 'messenger', storage, conversationId: 'first' }).say('when is my bill due');
+      const again = await harness(index(), { channelId: 'messenger', storage, conversationId: 'second' }).texts('when is my bill due');
       expect(again[0]).to.equal(en('welcomeBack'));
+    });
+
+    it('lets a greeting entry answer a first "hello" on Messenger instead of greeting twice', async () => {
+      const h = harness(index(), { channelId: 'messenger' });
+      expect(await h.texts('hello')).to.deep.equal(['Hello! What can I do for you?']);
+      expect(await h.texts('when is my bill due')).not.to.include(en('welcome'));
     });
 
     it('sends the welcome through botbuilder\'s TestFlow as well', async () => {
@@ -252,6 +258,21 @@ describe('FaqBot', () => {
     it('answers a new question instead of forcing a yes or no', async () => {
       const h = await answered();
       expect(await h.texts('when is my bill due')).to.deep.equal(['Due answer.', en('didThisHelp')]);
+      expect(await h.insights.feedback()).to.deep.equal([]);
+    });
+
+    it('takes a bare "yes" as the reply to its question even when an entry matches "yes"', async () => {
+      const h = harness(knowledge().answers('yes', 'billing/due').answers('no', 'billing/due'));
+      await h.say('pay by card');
+      expect(await h.texts('no')).to.deep.equal([en('sorryOfferHuman')]);
+      await h.say('yes');
+      expect(h.requester.requestHandoff.calledOnce).to.equal(true);
+    });
+
+    it('reads "no, <a question the knowledge answers>" as that new question', async () => {
+      const h = harness(knowledge().answers('no, when is my bill due', 'billing/due'));
+      await h.say('pay by card');
+      expect((await h.texts('no, when is my bill due'))[0]).to.equal('Due answer.');
       expect(await h.insights.feedback()).to.deep.equal([]);
     });
 
