@@ -52,8 +52,8 @@ const loginBody = z.object({ username: z.string().min(1).max(64), password: z.st
 const messageBody = z.object({ text: z.string().trim().min(1).max(4096) });
 const noteBody = z.object({ text: z.string().trim().min(1).max(4096) });
 const transferBody = z
-  .object({ agentId: z.string().min(1).optional(), team: z.string().min(1).optional() })
-  .refine((b) => !!b.agentId !== !!b.team, { message: 'give exactly one of agentId or team' });
+  .object({ agentId: z.string().min(1).optional(), team: z.string().min(1).nullable().optional() })
+  .refine((b) => (b.agentId !== undefined) !== (b.team !== undefined), { message: 'give exactly one of agentId or team (null: back to the general queue)' });
 const statusQuery = z.enum(['queued', 'assigned', 'bot', 'resolved', 'active']).default('active');
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
@@ -244,7 +244,7 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
         if (!account) throw new HttpError(404, 'NotFound', `agent API transfer: no agent ${JSON.stringify(body.agentId)}; see GET /api/agent/agents`);
         target = agentRef(account);
       }
-      return [200, { conversation: await view(await hub.transfer(id(req), agentRef(s.agent), { agent: target, team: body.team })) }];
+      return [200, { conversation: await view(await hub.transfer(id(req), agentRef(s.agent), { agent: target, team: body.team ?? undefined })) }];
     }),
   );
 

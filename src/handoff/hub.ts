@@ -596,6 +596,7 @@ export function slim(a: Partial<Activity>): Partial<Activity> {
     text: a.text,
     timestamp: a.timestamp,
     from: a.from,
+    conversation: a.conversation ? ({ id: a.conversation.id } as Activity['conversation']) : undefined,
     attachments: a.attachments?.filter((x) => x.name !== 'Transcript').map((x) => ({ contentType: x.contentType, name: x.name, contentUrl: x.contentUrl })),
     suggestedActions: a.suggestedActions,
     value: a.type === ActivityTypes.Event ? a.value : undefined,
