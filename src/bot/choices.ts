@@ -33,7 +33,7 @@ export interface Offered {
 
 /** What a reply to a list of suggestions meant. */
 export type PickResult =
-  | { kind: 'picked'; value: string; index: number; by: 'title' | 'index' | 'part-of-title' }
+  | { kind: 'picked'; value: string; index: number; by: 'title' | 'index' | 'part-of-title' | 'yes' }
   | { kind: 'none-of-these' }
   | { kind: 'no-pick' };
 
@@ -53,7 +53,8 @@ function wordsOutside(text: string, start: number, end: number, locale?: string)
 
 /**
  * Which of `offered` the customer picked: by tapping (the text is the title), by number ("2"),
- * by ordinal ("the second one"), by part of the title ("the refund one"); or "none of these".
+ * by ordinal ("the second one"), by part of the title ("the refund one"), by "yes" when only one was
+ * offered; or "none of these" (also a bare "no").
  */
 export function recognizePick(text: string, offered: Offered[], locale?: string): PickResult {
   const utterance = text.trim();
@@ -78,7 +79,12 @@ export function recognizePick(text: string, offered: Offered[], locale?: string)
   });
   if (none.length > 0 && wordsOutside(utterance, none[0]!.start, none[0]!.end, locale) === 0) return { kind: 'none-of-these' };
 
-  // 3. By position. An ordinal out of range ("the last one", "the fifth") must not fall through to
+  // 3. A bare "no" declines them all; a bare "yes" takes the only one.
+  const yesNo = recognizeYesNo(utterance, locale);
+  if (yesNo?.alone && !yesNo.value) return { kind: 'none-of-these' };
+  if (yesNo?.alone && yesNo.value && offered.length === 1) return { kind: 'picked', value: offered[0]!.value, index: 0, by: 'yes' };
+
+  // 4. By position. An ordinal out of range ("the last one", "the fifth") must not fall through to
   //    the number model, which reads the "one" in it as 1.
   // The extra "None of these" action is numbered after the suggestions.
   const positions: Choice[] = [...choices, { value: '\u0000none' }];
@@ -96,7 +102,7 @@ export function recognizePick(text: string, offered: Offered[], locale?: string)
     }
   }
 
-  // 4. Part of a title: each title scored on its own (findValues drops overlapping matches, which
+  // 5. Part of a title: each title scored on its own (findValues drops overlapping matches, which
   //    would hide a tie), filler words ignored on both sides; a unique best that covers most of what
   //    the customer wrote wins.
   const tokenizer = (s: string, l?: string) => meaningfulTokens(s, l);

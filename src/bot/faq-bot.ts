@@ -221,7 +221,7 @@ export class FaqBot extends ActivityHandler {
       data.pending = { kind: 'suggestions', query: text, offered };
       data.followUps = undefined;
       data.lastQuestion = text;
-      await context.sendActivity(markdown(t(locale, 'didYouMean', { list }), actions));
+      await context.sendActivity(markdown(t(locale, offered.length === 1 ? 'didYouMeanOne' : 'didYouMean', { list }), actions));
       return;
     }
     await this.miss(context, data, text);

@@ -17,6 +17,8 @@ export interface BotStrings {
   welcomeBack: string;
   /** Before the numbered close matches; `{list}` is the numbered list. */
   didYouMean: string;
+  /** Same with a single close match; `{list}` is that one numbered line. */
+  didYouMeanOne: string;
   /** Title of the suggested action that declines every suggestion. */
   noneOfTheseAction: string;
   /** After an answer. */
@@ -69,6 +71,7 @@ const en: LocaleStrings = {
     welcome: "Hi! I'm the help assistant. Ask me a question in your own words — and you can ask for a person at any time.",
     welcomeBack: "Welcome back! What can I help you with today?",
     didYouMean: 'I am not sure I understood. Did you mean one of these?\n\n{list}\n\nTap one, type its number, or ask in other words.',
+    didYouMeanOne: 'I am not sure I understood. Did you mean this?\n\n{list}\n\nTap it, or ask in other words.',
     noneOfTheseAction: 'None of these',
     didThisHelp: 'Did this help?',
     yesAction: 'Yes',

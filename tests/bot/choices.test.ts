@@ -25,7 +25,12 @@ describe('choice recognition', () => {
     });
   }
 
-  for (const reply of ['none of these', 'None of these', 'neither', '4']) {
+  it('reads a bare "yes" as taking the only suggestion, and not one of several', () => {
+    expect(recognizePick('yes', offered.slice(0, 1))).to.include({ kind: 'picked', value: 'billing/card' });
+    expect(recognizePick('yes', offered)).to.deep.equal({ kind: 'no-pick' });
+  });
+
+  for (const reply of ['none of these', 'None of these', 'neither', '4', 'no']) {
     it(`reads "${reply}" as declining every suggestion`, () => {
       expect(recognizePick(reply, offered)).to.deep.equal({ kind: 'none-of-these' });
     });

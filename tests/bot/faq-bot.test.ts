@@ -182,12 +182,25 @@ describe('FaqBot', () => {
       expect((await b.h.texts('card'))[0]).to.equal('Card answer.');
     });
 
+    it('offers a single close entry in the singular', async () => {
+      const h = harness(new FakeKnowledge(suggestEntries).suggests('refunds?', ['billing/refund']));
+      await h.say(joined('customer-1'));
+      const [reply] = await h.say('refunds?');
+      expect(reply!.text).to.equal(en('didYouMeanOne', { list: '1. How do I get a refund?' }));
+      expect((await h.texts('yes'))[0]).to.equal('Refund answer.');
+    });
+
     it('treats a reply that matches no suggestion as a new question', async () => {
       const { h } = await suggested();
       expect(await h.texts('where is my parcel')).to.deep.equal(['Due answer.', en('didThisHelp')]);
       const unrelated = harness(knowledge());
       await unrelated.say('bill');
       expect(await unrelated.texts('opening hours')).to.deep.equal([en('rephrase')]);
+    });
+
+    it('reads a bare "no" to the suggestions as none of these', async () => {
+      const { h } = await suggested();
+      expect(await h.texts('nope')).to.deep.equal([en('rephrase')]);
     });
 
     it('counts "none of these" as a miss of the original question', async () => {

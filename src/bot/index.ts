@@ -1,0 +1,12 @@
+/**
+ * The FAQ bot plugin: `FaqBot` (an `ActivityHandler`), the `InsightsStore` it records feedback and
+ * unanswered questions in, and the sentences it says (`strings`, `t`).
+ */
+export { FaqBot, SMALLTALK_TAG, HANDOFF_REQUEST_TAG, MISSES_BEFORE_OFFER, MAX_SUGGESTIONS } from './faq-bot.js';
+export type { FaqBotOptions, FaqConversationData, FaqUserData, PendingPrompt } from './faq-bot.js';
+export { InsightsStore, InsightsConflictError } from './insights.js';
+export type { InsightsRecorder, InsightsStoreOptions, EntryFeedback, UnansweredQuestion } from './insights.js';
+export { strings, t, vocabulary, localeStrings } from './strings.js';
+export type { BotStrings, BotStringKey, BotVocabulary, LocaleStrings } from './strings.js';
+export { recognizePick, recognizeYesNo } from './choices.js';
+export type { Offered, PickResult, YesNo } from './choices.js';
