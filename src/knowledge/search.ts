@@ -36,6 +36,18 @@ export interface IndexOptions {
   clock?: Clock;
 }
 
+/**
+ * The bot's decision from ranked matches with the default thresholds; shared by `decide`, the eval and
+ * anything that already holds the matches, so they can never disagree.
+ */
+export function decideFrom(matches: SearchMatch[]): Decision {
+  const top = matches[0];
+  if (top && top.confidence >= ANSWER_THRESHOLD) return { kind: 'answer', match: top, matches };
+  const close = matches.filter((m) => m.confidence >= SUGGEST_THRESHOLD).slice(0, MAX_SUGGESTIONS);
+  if (close.length > 0) return { kind: 'suggest', matches: close };
+  return { kind: 'none', matches };
+}
+
 // ---------------------------------------------------------------- text
 
 /** Lower-cases, strips accents and apostrophes, splits on anything that is not a letter or digit. */
@@ -494,12 +506,7 @@ export class KnowledgeIndex implements KnowledgeSearcher {
 
   /** Answer when the top match is confident, suggest close ones when some are near, else none. */
   decide(query: string, context: SearchContext = {}): Decision {
-    const matches = this.search(query, { ...context, limit: 5 });
-    const top = matches[0];
-    if (top && top.confidence >= ANSWER_THRESHOLD) return { kind: 'answer', match: top, matches };
-    const close = matches.filter((m) => m.confidence >= SUGGEST_THRESHOLD).slice(0, MAX_SUGGESTIONS);
-    if (close.length > 0) return { kind: 'suggest', matches: close };
-    return { kind: 'none', matches };
+    return decideFrom(this.search(query, { ...context, limit: 5 }));
   }
 
   /** An entry by id, only if it is available in this context (follow-ups, picked suggestions). */
