@@ -32,6 +32,8 @@ export class MessengerAdapter extends MetaChannelAdapter {
   readonly channelId = 'messenger';
   protected readonly windowRules = { botMs: MESSENGER_STANDARD_WINDOW_MS, agentMs: MESSENGER_HUMAN_AGENT_WINDOW_MS };
   private readonly fetchProfiles: boolean;
+  /** PSIDs whose profile could not be read, so the lookup is not repeated for every message. */
+  private readonly profileMisses = new Set<string>();
 
   constructor(options: MessengerAdapterOptions) {
     super(options, { appSecret: options.messenger.appSecret, verifyToken: options.messenger.verifyToken });
@@ -47,10 +49,15 @@ export class MessengerAdapter extends MetaChannelAdapter {
     const psid = activity.from?.id;
     if (!psid) return;
     let name = this.journal.profileName(psid);
-    if (!name && this.fetchProfiles) {
+    if (!name && this.fetchProfiles && !this.profileMisses.has(psid)) {
       // https://developers.facebook.com/docs/messenger-platform/identity/user-profile
-      const p = await this.graph.get<{ first_name?: string; last_name?: string; name?: string }>(`/${encodeURIComponent(psid)}`, { fields: 'first_name,last_name' }, { maxAttempts: 1 });
-      name = p.name ?? [p.first_name, p.last_name].filter(Boolean).join(' ');
+      try {
+        const p = await this.graph.get<{ first_name?: string; last_name?: string; name?: string }>(`/${encodeURIComponent(psid)}`, { fields: 'first_name,last_name' }, { maxAttempts: 1 });
+        name = p.name ?? [p.first_name, p.last_name].filter(Boolean).join(' ');
+      } catch (err) {
+        this.profileMisses.add(psid);
+        throw err;
+      }
       if (name) await this.journal.recordProfile(psid, name);
     }
     if (name) {
@@ -61,8 +68,8 @@ export class MessengerAdapter extends MetaChannelAdapter {
 
   protected async acknowledge(conversationId: string): Promise<void> {
     // sender_action goes in a request of its own. https://developers.facebook.com/docs/messenger-platform/send-messages/sender-actions
+    // typing_on follows only when the bot sends a `typing` activity (botbuilder's ShowTypingMiddleware).
     await this.graph.post('/me/messages', { recipient: { id: conversationId }, sender_action: 'mark_seen' }, { maxAttempts: 1 });
-    await this.graph.post('/me/messages', { recipient: { id: conversationId }, sender_action: 'typing_on' }, { maxAttempts: 1 });
   }
 
   protected async sendTyping(conversationId: string): Promise<void> {

@@ -7,6 +7,7 @@
  * watch the server log.
  */
 import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
 import { loadConfig, loadDotEnv } from '../../src/config.js';
 import { signBody, SIGNATURE_HEADER } from './verify.js';
 import { messengerTextWebhook, serializeLikeMeta, whatsappTextWebhook } from './sample-events.js';
@@ -57,4 +58,4 @@ async function main() {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) void main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) void main();

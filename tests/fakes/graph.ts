@@ -118,6 +118,7 @@ export class FakeGraph {
   private scripted: ScriptedFailure[] = [];
   private readonly closedWindows = new Set<string>();
   private seq = 0;
+  private readonly listeners: ((rec: RecordedRequest, body: any) => void)[] = [];
   private waiters: { pred: (r: RecordedRequest) => boolean; count: number; resolve: () => void }[] = [];
   url = '';
   readonly options: Required<FakeGraphOptions>;
@@ -178,6 +179,11 @@ export class FakeGraph {
     return this.waitFor((r) => r.isMessage && r.status === 200 && (!api || r.api === api), count, timeoutMs);
   }
 
+  /** Calls `fn` for every request as it is answered, with its body even when recording is off (benchmarks). */
+  onRequest(fn: (rec: RecordedRequest, body: any) => void): void {
+    this.listeners.push(fn);
+  }
+
   reset(): void {
     this.requests.length = 0;
     this.scripted = [];
@@ -210,7 +216,8 @@ export class FakeGraph {
     const [status, response, headers] = this.route(rec, body, req.headers.authorization, query);
     rec.status = status;
     rec.response = response;
-    if (this.options.record || rec.isMessage) this.requests.push(rec);
+    if (this.options.record) this.requests.push(rec);
+    for (const fn of this.listeners) fn(rec, body);
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(response));
     for (const w of [...this.waiters]) {
