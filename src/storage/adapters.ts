@@ -72,9 +72,12 @@ export class JsonLinesFile<T> implements Adapter<T[]> {
     await writeFileAtomic(this.file, data.length ? body + '\n' : '', { fsync: this.fsync, where: this.where });
   }
 
-  /** Appends items as lines; O(size of the items), whatever the file already holds. */
-  async append(...items: T[]): Promise<void> {
+  /**
+   * Appends items as lines; O(size of the items), whatever the file already holds. Pass
+   * `{ tailChecked: true }` when this process already appended to the file (skips the torn-line check).
+   */
+  async append(items: T[], options: { tailChecked?: boolean } = {}): Promise<void> {
     if (!items.length) return;
-    await appendLines(this.file, items.map((i) => JSON.stringify(i)), { fsync: this.fsync, where: this.where });
+    await appendLines(this.file, items.map((i) => JSON.stringify(i)), { fsync: this.fsync, where: this.where, checkTail: !options.tailChecked });
   }
 }

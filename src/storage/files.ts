@@ -12,7 +12,11 @@ let tempCounter = 0;
 
 /** Options shared by the writers. */
 export interface WriteOptions {
-  /** fsync the data (and, for replacements, the folder) before resolving; off only for benchmarks/tests on throwaway data. */
+  /**
+   * fsync the file's data before resolving (default on in the stores; off only for throwaway data).
+   * The folder is not fsynced after a rename: a power cut may roll a key back to its previous
+   * complete version, but can never leave a torn file.
+   */
   fsync: boolean;
   /** Where the write comes from, for error messages. */
   where: string;
@@ -24,7 +28,7 @@ async function ensureDir(dir: string) {
 
 /**
  * Replaces `file` with `data` so that a crash at any moment leaves either the old or the new content:
- * write a unique temp file in the same folder, fsync it, rename over the target, fsync the folder.
+ * write a unique temp file in the same folder, fsync it, rename it over the target.
  */
 export async function writeFileAtomic(file: string, data: string, options: WriteOptions): Promise<void> {
   const dir = path.dirname(file);
@@ -45,43 +49,32 @@ export async function writeFileAtomic(file: string, data: string, options: Write
       await fh.close();
     }
     await rename(tmp, file);
-    if (options.fsync) await syncDir(dir);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw toStorageError(err, options.where, file);
   }
 }
 
-async function syncDir(dir: string) {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } catch (err) {
-    // Some file systems refuse fsync on a folder; the rename is still atomic there.
-    if (!['EINVAL', 'EISDIR', 'EBADF'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
-  } finally {
-    await fh.close();
-  }
-}
-
 /**
  * Appends lines (each one JSON value, no newline inside) to `file` with one `write` on an O_APPEND
- * descriptor. If a previous crash left a torn last line without its newline, a newline is written first
- * so the torn line stays isolated and the reader skips it.
+ * descriptor. With `checkTail` (default), if a previous crash left a torn last line without its
+ * newline, a newline is written first so the torn line stays isolated and the reader skips it; callers
+ * that already appended to the file in this process can skip that extra read.
  */
-export async function appendLines(file: string, lines: string[], options: WriteOptions): Promise<void> {
+export async function appendLines(file: string, lines: string[], options: WriteOptions & { checkTail?: boolean }): Promise<void> {
+  const flags = options.checkTail === false ? 'a' : 'a+';
   try {
     let fh;
     try {
-      fh = await open(file, 'a+');
+      fh = await open(file, flags);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       await ensureDir(path.dirname(file));
-      fh = await open(file, 'a+');
+      fh = await open(file, flags);
     }
     try {
-      const { size } = await fh.stat();
       let prefix = '';
+      const size = options.checkTail === false ? 0 : (await fh.stat()).size;
       if (size > 0) {
         const last = Buffer.alloc(1);
         await fh.read(last, 0, 1, size - 1);

@@ -151,13 +151,13 @@ export class LowdbTranscriptStore implements TranscriptStore {
     const customer = this.customerOf(activity);
     const file = this.conversationFile(channelId, conversationId);
     return this.queue.run(`${channelId}\u0000${conversationId}`, async () => {
-      if (!this.known.has(file)) {
-        // First activity of this conversation seen by this process: is it a new conversation?
-        if (!(await fileExists(file, WHERE))) {
-          await this.lines<IndexLine>(this.channelIndexFile(channelId)).append({ id: conversationId, created });
-        }
+      const known = this.known.has(file);
+      // First activity of this conversation seen by this process: is it a new conversation?
+      if (!known && !(await fileExists(file, WHERE))) {
+        await this.lines<IndexLine>(this.channelIndexFile(channelId)).append([{ id: conversationId, created }]);
       }
-      await this.lines<Activity>(file).append(copy as unknown as Activity);
+      this.known.delete(file); // if the append fails, the next one checks the file's tail again
+      await this.lines<Activity>(file).append([copy as unknown as Activity], { tailChecked: known });
       this.known.add(file);
       if (customer) await this.indexCustomer(channelId, conversationId, customer, created);
     });
@@ -169,7 +169,7 @@ export class LowdbTranscriptStore implements TranscriptStore {
     const file = this.customerIndexFile(channelId, customer);
     const existing = await this.readLines<IndexLine>(file);
     if (!existing.some((l) => l.id === conversationId && !l.deleted)) {
-      await this.lines<IndexLine>(file).append({ id: conversationId, created });
+      await this.lines<IndexLine>(file).append([{ id: conversationId, created }]);
     }
     this.knownCustomers.add(pair);
   }
@@ -230,7 +230,7 @@ export class LowdbTranscriptStore implements TranscriptStore {
     await this.queue.run(`${channelId}\u0000${conversationId}`, async () => {
       const existed = await unlinkIfExists(file, WHERE);
       this.known.delete(file);
-      if (existed) await this.lines<IndexLine>(this.channelIndexFile(channelId)).append({ id: conversationId, deleted: true });
+      if (existed) await this.lines<IndexLine>(this.channelIndexFile(channelId)).append([{ id: conversationId, deleted: true }]);
       // Customer indexes keep their line; listTranscriptsOfUser drops conversations whose file is gone.
     });
   }

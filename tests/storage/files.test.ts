@@ -50,8 +50,8 @@ describe('storage file primitives', () => {
   it('works as a lowdb adapter: JsonLinesFile appends and compacts', async () => {
     const file = path.join(dir, 'log.jsonl');
     const lines = new JsonLinesFile<{ i: number }>(file);
-    await lines.append({ i: 1 }, { i: 2 });
-    await lines.append({ i: 3 });
+    await lines.append([{ i: 1 }, { i: 2 }]);
+    await lines.append([{ i: 3 }]);
     const db = new Low<{ i: number }[]>(lines, []);
     await db.read();
     expect(db.data.map((x) => x.i)).to.deep.equal([1, 2, 3]);
