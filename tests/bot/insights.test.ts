@@ -1,7 +1,11 @@
 import { expect } from 'chai';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { MemoryStorage, type Storage, type StoreItems } from 'botbuilder';
 import { fixedClock } from '../../src/clock.js';
 import { InsightsConflictError, InsightsStore } from '../../src/bot/insights.js';
+import { LowdbStorage } from '../../src/storage/lowdb-storage.js';
 
 describe('InsightsStore', () => {
   it('counts helpful and unhelpful feedback per entry', async () => {
@@ -50,6 +54,19 @@ describe('InsightsStore', () => {
     await one.recordFeedback('billing/card', true); // the document exists: from here on, eTags guard it
     await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? one : two).recordFeedback('billing/card', true)));
     expect((await one.feedback('billing/card'))[0]).to.include({ helpful: 21 });
+  });
+
+  it('keeps feedback and unanswered questions in LowdbStorage across a restart', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'insights-'));
+    try {
+      const before = new InsightsStore(new LowdbStorage({ dir, fsync: false }));
+      await Promise.all([before.recordFeedback('billing/card', false), before.recordUnanswered({ query: 'esim in Japan?', channel: 'whatsapp' })]);
+      const after = new InsightsStore(new LowdbStorage({ dir, fsync: false }));
+      expect((await after.feedback())[0]).to.include({ entryId: 'billing/card', notHelpful: 1 });
+      expect((await after.unanswered())[0]).to.include({ query: 'esim in Japan?', channel: 'whatsapp' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('gives up with a named error when a document keeps conflicting', async () => {
