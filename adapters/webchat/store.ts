@@ -7,6 +7,7 @@
  * a torn last line, which is cut off when the file is next opened.
  */
 import { promises as fs } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Activity } from 'botbuilder';
@@ -51,6 +52,8 @@ export interface FileConversationStoreOptions {
   maxCachedConversations?: number;
   /** Most recent activities kept in memory per cached conversation; default 100. */
   tailSize?: number;
+  /** Log files kept open for appending (least recently written are closed); default 128. */
+  maxOpenFiles?: number;
 }
 
 interface Cached {
@@ -63,6 +66,8 @@ interface Cached {
   /** Serialises writes to this conversation. */
   queue: Promise<unknown>;
   pending: number;
+  /** The log opened for appending, kept while the conversation is cached (opening a file costs more than writing a line). */
+  handle?: FileHandle;
 }
 
 const SAFE_ID = /^[A-Za-z0-9_-]{1,128}$/;
@@ -77,11 +82,15 @@ export class FileConversationStore implements WebChatConversationStore {
   private readonly cache = new Map<string, Cached>();
   private readonly maxCached: number;
   private readonly tailSize: number;
+  private readonly maxOpen: number;
+  /** Conversations with an open log file, least recently written first. */
+  private readonly open = new Map<string, Cached>();
   private dirReady?: Promise<unknown>;
 
   constructor(private readonly options: FileConversationStoreOptions) {
     this.maxCached = options.maxCachedConversations ?? 1000;
     this.tailSize = options.tailSize ?? 100;
+    this.maxOpen = options.maxOpenFiles ?? 128;
   }
 
   async getConversation(id: string): Promise<WebChatConversation | undefined> {
@@ -106,7 +115,15 @@ export class FileConversationStore implements WebChatConversationStore {
       await this.ensureDir();
       const activity = build(entry.count);
       // One write of one line with O_APPEND: concurrent readers never see a partial earlier entry.
-      await fs.appendFile(this.file(id, 'jsonl'), JSON.stringify(activity) + '\n');
+      entry.handle ??= await fs.open(this.file(id, 'jsonl'), 'a');
+      this.open.delete(id);
+      this.open.set(id, entry);
+      this.closeIdleFiles(id);
+      let line = Buffer.from(JSON.stringify(activity) + '\n');
+      while (line.length > 0) {
+        const { bytesWritten } = await entry.handle.write(line);
+        line = line.subarray(bytesWritten);
+      }
       entry.count++;
       entry.tail.push(activity);
       if (entry.tail.length > this.tailSize) entry.tail.shift();
@@ -129,8 +146,11 @@ export class FileConversationStore implements WebChatConversationStore {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.cache.values()].map((c) => c.queue.catch(() => undefined)));
+    const entries = [...this.cache.values()];
     this.cache.clear();
+    this.open.clear();
+    await Promise.all(entries.map((c) => c.queue.catch(() => undefined)));
+    await Promise.all(entries.map((c) => c.handle?.close().catch(() => undefined)));
   }
 
   private async load(id: string): Promise<Cached> {
@@ -178,15 +198,36 @@ export class FileConversationStore implements WebChatConversationStore {
   private exclusive<T>(entry: Cached, work: () => Promise<T>): Promise<T> {
     entry.pending++;
     const run = entry.queue.then(work, work);
-    entry.queue = run.catch(() => undefined).finally(() => entry.pending--);
+    entry.queue = run
+      .catch(() => undefined)
+      .finally(() => {
+        entry.pending--;
+        if (this.open.size > this.maxOpen) this.closeIdleFiles('');
+      });
     return run;
+  }
+
+  private closeIdleFiles(current: string): void {
+    for (const [key, value] of this.open) {
+      if (this.open.size <= this.maxOpen) break;
+      if (key === current || value.pending > 0) continue; // a write may be under way
+      this.open.delete(key);
+      const handle = value.handle;
+      value.handle = undefined;
+      void handle?.close().catch(() => undefined);
+    }
   }
 
   private evict(): void {
     if (this.cache.size <= this.maxCached) return;
     for (const [key, value] of this.cache) {
       if (this.cache.size <= this.maxCached) break;
-      if (value.pending === 0 && value.loaded) this.cache.delete(key);
+      if (value.pending === 0 && value.loaded) {
+        this.cache.delete(key);
+        this.open.delete(key);
+        void value.handle?.close().catch(() => undefined);
+        value.handle = undefined;
+      }
     }
   }
 

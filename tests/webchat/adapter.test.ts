@@ -163,3 +163,21 @@ describe('Direct Line secret and conversation files', () => {
     expect((err as Error).name).to.equal('UnsafeConversationIdError');
   });
 });
+
+describe('FileConversationStore open files', () => {
+  it('keeps at most maxOpenFiles logs open and reopens a closed one on the next write', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'webchat-open-'));
+    try {
+      const store = new FileConversationStore({ dir, maxOpenFiles: 2 });
+      for (let round = 0; round < 2; round++) {
+        await Promise.all(['a', 'b', 'c', 'd'].map((id) => store.append(id, () => ({ type: 'message', text: `${id}${round}` }))));
+      }
+      expect((store as unknown as { open: Map<string, unknown> }).open.size).to.be.at.most(2);
+      await store.close();
+      const reopened = new FileConversationStore({ dir });
+      for (const id of ['a', 'b', 'c', 'd']) expect((await reopened.read(id, 0, 10)).activities.map((x) => x.text)).to.deep.equal([`${id}0`, `${id}1`]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
