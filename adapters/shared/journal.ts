@@ -105,7 +105,11 @@ export class ChannelJournal {
     }
     const cutoff = this.now() - DEDUPE_RETENTION_MS;
     const compact: Rec[] = [];
-    for (const [id, at] of this.seen) if (at >= cutoff && !this.pending.has(id)) compact.push({ t: 'seen', id, at });
+    for (const [id, at] of this.seen) {
+      if (this.pending.has(id)) continue;
+      if (at >= cutoff) compact.push({ t: 'seen', id, at });
+      else this.seen.delete(id);
+    }
     for (const [conv, at] of this.windows) compact.push({ t: 'win', conv, at });
     for (const [conv, name] of this.profiles) compact.push({ t: 'profile', conv, name });
     for (const [conv, list] of this.outbound)

@@ -411,8 +411,13 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
   protected abstract deliver(conversationId: string, activity: Partial<Activity>, mode: WindowMode): Promise<string[]>;
 
   /** Outside every window: return true to let `deliver` send anyway (WhatsApp's template); default refuse. */
-  protected canSendOutsideWindow(_activity: Partial<Activity>): boolean {
+  protected canSendOutsideWindow(_activity: Partial<Activity>, _conversationId: string): boolean {
     return false;
+  }
+
+  /** Records that an activity's content did not reach the customer although something was sent (a template). */
+  protected async recordUndelivered(conversationId: string, activity: Partial<Activity>, message: string): Promise<void> {
+    await this.fail({ channelId: this.channelId, conversationId, at: this.clock.now().toISOString(), code: 'REPLY_WINDOW_CLOSED', message, activity: summarize(activity) });
   }
 
   /** Shows a typing indicator for a `typing` activity. */
@@ -467,8 +472,8 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
     if (!conversationId) throw new Error(`${this.channelId}: cannot send a message without conversation.id (use TurnContext or continueConversation)`);
     try {
       const { mode, closedAt } = this.windowMode(conversationId, activity);
-      if (mode === 'closed' && !this.canSendOutsideWindow(activity)) {
-        throw new ReplyWindowClosedError(this.channelId, conversationId, closedAt, agentMarkOf(activity) ? 'a human agent may reply up to the agent window' : 'only a human agent or a template may write now');
+      if (mode === 'closed' && !this.canSendOutsideWindow(activity, conversationId)) {
+        throw new ReplyWindowClosedError(this.channelId, conversationId, closedAt, agentMarkOf(activity) ? 'the human-agent window has closed too' : 'only a human agent (where the platform allows it) or a template may write now');
       }
       let ids: string[];
       try {

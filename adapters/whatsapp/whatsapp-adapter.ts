@@ -54,8 +54,13 @@ export class WhatsAppAdapter extends MetaChannelAdapter {
     await this.acknowledge(conversationId, messageId);
   }
 
-  protected override canSendOutsideWindow(): boolean {
-    return this.wa.templateName !== undefined;
+  /** Per conversation: the customer-message time after which the re-engagement template was sent. */
+  private readonly templateSentFor = new Map<string, number>();
+
+  protected override canSendOutsideWindow(_activity: Partial<Activity>, conversationId: string): boolean {
+    // One template per closed window: after that we wait for the customer instead of repeating it.
+    const last = this.journal.lastCustomerMessageAt(conversationId) ?? 0;
+    return this.wa.templateName !== undefined && this.templateSentFor.get(conversationId) !== last;
   }
 
   protected async deliver(conversationId: string, activity: Partial<Activity>, mode: WindowMode): Promise<string[]> {
@@ -63,7 +68,10 @@ export class WhatsAppAdapter extends MetaChannelAdapter {
       mode === 'closed'
         ? [{ type: 'template', template: { name: this.wa.templateName!, language: { code: this.wa.templateLanguage } } }]
         : renderWhatsApp(activity);
-    if (mode === 'closed') this.logger.info('reply window closed: sending the configured template instead', { conversation: conversationId, template: this.wa.templateName });
+    if (mode === 'closed') {
+      this.logger.info('reply window closed: sending the configured template instead', { conversation: conversationId, template: this.wa.templateName });
+      this.templateSentFor.set(conversationId, this.journal.lastCustomerMessageAt(conversationId) ?? 0);
+    }
     const dropped = droppedChoices(activity);
     if (dropped && mode !== 'closed') this.logger.warn('more choices than a WhatsApp list can hold; extra ones dropped', { conversation: conversationId, dropped });
     const ids: string[] = [];
@@ -71,6 +79,10 @@ export class WhatsAppAdapter extends MetaChannelAdapter {
       const res = await this.graph.post<{ messages?: { id: string }[] }>(this.messagesPath, { messaging_product: 'whatsapp', recipient_type: 'individual', to: conversationId, ...m });
       const id = res.messages?.[0]?.id;
       if (id) ids.push(id);
+    }
+    if (mode === 'closed') {
+      // The template went out, not this activity's text: say so against the conversation.
+      await this.recordUndelivered(conversationId, activity, `the 24-hour window is closed; template "${this.wa.templateName}" was sent instead of this message`);
     }
     return ids;
   }

@@ -163,7 +163,7 @@ describe('WhatsAppAdapter', function () {
       expect(rig.graph.sent('whatsapp')).to.have.length(2);
     });
 
-    it('sends the configured template instead once the window has closed', async () => {
+    it('sends the configured template once instead when the window has closed, and notes the undelivered text', async () => {
       rig = await makeRig({ templateName: 'reopen_conversation' });
       await rig.post('whatsapp', await fixture('whatsapp/text.json'));
       await rig.graph.waitForSent(1, 'whatsapp');
@@ -172,6 +172,15 @@ describe('WhatsAppAdapter', function () {
       await sendText(rig, 'after the window');
       const body = rig.graph.sent('whatsapp')[1]!.body;
       expect(body).to.deep.include({ type: 'template', template: { name: 'reopen_conversation', language: { code: 'en' } } });
+      const [note] = await rig.whatsapp.sendFailures(WA_ID);
+      expect(note).to.include({ code: 'REPLY_WINDOW_CLOSED' });
+      expect(note!.activity!.text).to.equal('after the window');
+      // One template per closed window; the next message waits for the customer.
+      expect(await sendText(rig, 'again').catch((e) => e)).to.be.instanceOf(ReplyWindowClosedError);
+      expect(rig.graph.sent('whatsapp')).to.have.length(2);
+      await rig.post('whatsapp', serializeLikeMeta(whatsappTextWebhook({ waId: WA_ID, text: 'back', phoneNumberId: PHONE_NUMBER_ID })));
+      await rig.graph.waitForSent(3, 'whatsapp');
+      expect(rig.graph.sent('whatsapp')[2]!.body.text.body).to.equal('You said: back');
     });
 
     it('turns Meta\'s 131047 refusal into ReplyWindowClosedError', async () => {
