@@ -132,7 +132,7 @@ export class FaqBot extends ActivityHandler {
 
     if (!text || context.activity.channelData?.unsupported) {
       // Media, a location, a sticker: nothing to search for. The pending prompt stays open.
-      await this.say(context, 'textOnly');
+      await this.say(context, 'unsupportedMessage');
       return;
     }
 

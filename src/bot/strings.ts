@@ -38,7 +38,9 @@ export interface BotStrings {
   /** Handoff wanted, but no handoff plugin runs on this bot (or it failed). */
   humanUnavailable: string;
   /** Media, location, stickers… on a channel where the bot only reads text. */
-  textOnly: string;
+  unsupportedMessage: string;
+  /** A turn failed (the adapter's onTurnError); nothing the customer did wrong. */
+  turnError: string;
 }
 
 /** Words the bot recognises (with botbuilder's choice recognition, never regexes). */
@@ -82,7 +84,8 @@ const en: LocaleStrings = {
     stillNoAnswerOfferHuman: "I still can't find an answer. Would you like to talk to a person?",
     offerDeclined: 'No problem. Ask me anything else.',
     humanUnavailable: "I'm sorry, a person isn't available on this channel. You can keep asking me, though.",
-    textOnly: 'Sorry, I can only read text messages here. Please type your question.',
+    unsupportedMessage: 'Sorry, I can only read text messages here. Please type your question.',
+    turnError: 'Sorry, something went wrong on my side. Please try again in a moment.',
   },
   vocabulary: {
     culture: 'en-us',

@@ -129,14 +129,14 @@ describe('FaqBot', () => {
       const h = harness(index(), { channelId: 'whatsapp' });
       await h.say('hello');
       const texts = await h.texts({ type: ActivityTypes.Message, attachments: [{ contentType: 'image/jpeg', contentUrl: 'https://example.test/p.jpg' }] });
-      expect(texts).to.deep.equal([en('textOnly')]);
+      expect(texts).to.deep.equal([en('unsupportedMessage')]);
     });
 
     it('treats a message the channel adapter marked unsupported as media even when it has text', async () => {
       const h = harness(index(), { channelId: 'messenger' });
       await h.say('hello');
       const texts = await h.texts({ type: ActivityTypes.Message, text: 'sticker', channelData: { unsupported: 'sticker' } });
-      expect(texts).to.deep.equal([en('textOnly')]);
+      expect(texts).to.deep.equal([en('unsupportedMessage')]);
     });
   });
 
