@@ -33,7 +33,7 @@ import {
 import type { Request, Response, Server } from 'restify';
 import errors from 'restify-errors';
 import { WebSocket, WebSocketServer } from 'ws';
-import type { BotLogic, MountableAdapter } from '../shared/channel.js';
+import { agentMarkOf, type BotLogic, type MountableAdapter } from '../shared/channel.js';
 import type { Clock } from '../../src/clock.js';
 import { systemClock } from '../../src/clock.js';
 import type { Logger } from '../../src/log.js';
@@ -470,12 +470,14 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
     if (!conversationId || !(await this.store.getConversation(conversationId))) {
       throw new WebChatConversationNotFoundError(`WebChatAdapter.sendActivities: conversation ${JSON.stringify(conversationId)} is unknown to the web chat store`);
     }
+    const agent = agentMarkOf(activity);
     const base = JSON.parse(
       JSON.stringify({
         ...activity,
         channelId: this.channelId,
         conversation: { ...(activity.conversation ?? {}), id: conversationId },
-        from: { ...this.bot, ...(activity.from ?? {}), role: activity.from?.role ?? 'bot' },
+        // A human agent's reply shows the agent's name (Web Chat displays `from.name` where names are on).
+        from: { ...this.bot, ...(activity.from ?? {}), ...(agent ? { name: agent.agentName } : {}), role: activity.from?.role ?? 'bot' },
         timestamp: this.clock.now(),
       }),
     ) as Partial<Activity>;

@@ -99,7 +99,7 @@ describe('WebChatAdapter as a botbuilder adapter', () => {
     });
     const activities = await history(app, id);
     expect(activities.at(-1)).to.deep.include({ text: 'Hi, this is Maria from support', channelData: { switchboard: { agent: { agentId: 'a1', agentName: 'Maria' } } } });
-    expect(activities.at(-1).from.role).to.equal('bot');
+    expect(activities.at(-1).from).to.include({ role: 'bot', name: 'Maria' });
 
     let err: unknown;
     await app.adapter.continueConversationAsync('x', { ...reference!, conversation: { id: 'unknown-conversation' } as any }, async () => undefined).catch((e) => (err = e));
