@@ -18,7 +18,7 @@ import type { Clock } from '../clock.js';
 import { systemClock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { HealthCheck } from '../server.js';
-import { KnowledgeFolderError, loadKnowledge } from './loader.js';
+import { KnowledgeFolderError, loadKnowledge, type ParseCache } from './loader.js';
 import { KnowledgeIndex } from './search.js';
 import {
   formatProblem,
@@ -128,6 +128,7 @@ export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements 
     readonly dir: string,
     index: KnowledgeIndex,
     loaded: { files: number; ms: number },
+    private readonly cache: ParseCache,
     options: KnowledgeBaseOptions,
   ) {
     super();
@@ -154,11 +155,12 @@ export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements 
    */
   static async open(dir: string, options: KnowledgeBaseOptions = {}): Promise<KnowledgeBase> {
     const started = performance.now();
-    const loaded = await loadKnowledge(dir);
+    const cache: ParseCache = new Map();
+    const loaded = await loadKnowledge(dir, { cache });
     if (loaded.problems.length > 0) throw new KnowledgeLoadError(dir, loaded.problems);
     const index = KnowledgeIndex.build(loaded.entries, { clock: options.clock });
     const ms = performance.now() - started;
-    const kb = new KnowledgeBase(dir, index, { files: loaded.files, ms }, options);
+    const kb = new KnowledgeBase(dir, index, { files: loaded.files, ms }, cache, options);
     kb.logger.info('knowledge loaded', { dir, entries: loaded.entries.length, files: loaded.files, ms: Math.round(ms) });
     if (loaded.entries.length === 0) kb.logger.warn('knowledge folder has no entries: the bot will not answer anything', { dir });
     if (options.watch ?? true) kb.startWatching();
@@ -240,7 +242,8 @@ export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements 
     let problems: KnowledgeProblem[];
     let error: string;
     try {
-      const loaded = await loadKnowledge(this.dir);
+      // Only files whose text changed are parsed again; the index is always rebuilt whole.
+      const loaded = await loadKnowledge(this.dir, { cache: this.cache });
       if (loaded.problems.length === 0) {
         const index = KnowledgeIndex.build(loaded.entries, { clock: this.clock });
         const ms = performance.now() - started;

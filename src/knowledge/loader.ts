@@ -278,11 +278,27 @@ export function isKnowledgeFile(relPath: string): boolean {
   return /\.md$/i.test(base) && base.toLowerCase() !== 'readme.md';
 }
 
+/**
+ * Parsed files by path, with the text they were parsed from. Pass the same cache to every
+ * `loadKnowledge` call of a folder, so a reload after one edit parses only the changed file.
+ */
+export type ParseCache = Map<string, { text: string; parsed: ParsedKnowledgeFile }>;
+
 /** Parses a set of files already read (path below the folder → text): per-file and cross-file problems. */
-export function parseKnowledgeFiles(files: { path: string; text: string }[]): LoadedKnowledge {
+export function parseKnowledgeFiles(files: { path: string; text: string }[], cache?: ParseCache): LoadedKnowledge {
   const parsed = files
-    .map((f) => parseKnowledgeFile(f.path, f.text))
+    .map((f) => {
+      const hit = cache?.get(f.path);
+      if (hit && hit.text === f.text) return hit.parsed;
+      const p = parseKnowledgeFile(f.path, f.text);
+      cache?.set(f.path, { text: f.text, parsed: p });
+      return p;
+    })
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  if (cache) {
+    const present = new Set(files.map((f) => f.path));
+    for (const key of [...cache.keys()]) if (!present.has(key)) cache.delete(key);
+  }
   const problems = [...parsed.flatMap((p) => p.problems), ...checkAcrossFiles(parsed)].sort((a, b) =>
     a.path === b.path ? a.line - b.line : a.path < b.path ? -1 : 1,
   );
@@ -292,9 +308,9 @@ export function parseKnowledgeFiles(files: { path: string; text: string }[]): Lo
 /**
  * Reads every knowledge file below `dir` (recursively) and validates it. Never throws for bad content —
  * that comes back in `problems`, all of them at once; throws `KnowledgeFolderError` only when the folder
- * itself cannot be read.
+ * itself cannot be read. `cache` (optional) skips parsing files whose text has not changed.
  */
-export async function loadKnowledge(dir: string): Promise<LoadedKnowledge> {
+export async function loadKnowledge(dir: string, options: { cache?: ParseCache } = {}): Promise<LoadedKnowledge> {
   let names: string[];
   try {
     const s = await stat(dir);
@@ -321,5 +337,8 @@ export async function loadKnowledge(dir: string): Promise<LoadedKnowledge> {
       }
     }),
   );
-  return parseKnowledgeFiles(files.filter((f): f is { path: string; text: string } => f !== undefined));
+  return parseKnowledgeFiles(
+    files.filter((f): f is { path: string; text: string } => f !== undefined),
+    options.cache,
+  );
 }

@@ -213,6 +213,18 @@ describe('knowledge loader', () => {
     });
   });
 
+  describe('with a parse cache', () => {
+    it('parses again only the files whose text changed, and forgets deleted ones', () => {
+      const cache = new Map();
+      const first = parseKnowledgeFiles([{ path: 'a.md', text: md(['question: A?']) }, { path: 'b.md', text: md(['question: B?']) }], cache);
+      const second = parseKnowledgeFiles([{ path: 'a.md', text: md(['question: A?']) }, { path: 'b.md', text: md(['question: B again?']) }], cache);
+      expect(second.entries[0]).to.equal(first.entries[0]);
+      expect(second.entries[1]!.question).to.equal('B again?');
+      parseKnowledgeFiles([{ path: 'a.md', text: md(['question: A?']) }], cache);
+      expect([...cache.keys()]).to.deep.equal(['a.md']);
+    });
+  });
+
   describe('loadKnowledge', () => {
     let dir: string;
     beforeEach(async () => {
