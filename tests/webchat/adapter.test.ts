@@ -150,6 +150,7 @@ describe('Direct Line secret and conversation files', () => {
     const page = await reopened.read('conv1', 1, 2);
     expect(page).to.deep.equal({ activities: [{ id: 'conv1|1', type: 'message', text: 'b' }, { id: 'conv1|2', type: 'message', text: 'c' }], watermark: 3 });
     expect((await readFile(path.join(dir, 'conv1.jsonl'), 'utf8')).trim().split('\n')).to.have.length(4);
+    await reopened.close();
   });
 
   it('keeps a bounded number of conversations in memory and still answers for evicted ones', async () => {
@@ -161,6 +162,7 @@ describe('Direct Line secret and conversation files', () => {
     let err: unknown;
     await store.read('../x', 0, 1).catch((e) => (err = e));
     expect((err as Error).name).to.equal('UnsafeConversationIdError');
+    await store.close();
   });
 });
 
@@ -176,6 +178,7 @@ describe('FileConversationStore open files', () => {
       await store.close();
       const reopened = new FileConversationStore({ dir });
       for (const id of ['a', 'b', 'c', 'd']) expect((await reopened.read(id, 0, 10)).activities.map((x) => x.text)).to.deep.equal([`${id}0`, `${id}1`]);
+      await reopened.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
