@@ -35,6 +35,8 @@ export const SMALLTALK_TAG = 'smalltalk';
 export const HANDOFF_REQUEST_TAG = 'handoff-request';
 /** Misses in a row after which the bot offers a person instead of asking to rephrase again. */
 export const MISSES_BEFORE_OFFER = 2;
+/** How long the bot's question (suggestions, did-this-help, offer of a person) waits for its reply. */
+export const PENDING_PROMPT_TTL_MS = 30 * 60 * 1000;
 /** At most this many close matches are offered. */
 export const MAX_SUGGESTIONS = 3;
 
@@ -48,6 +50,8 @@ export type PendingPrompt =
 export interface FaqConversationData {
   welcomed?: boolean;
   pending?: PendingPrompt;
+  /** ISO time the pending prompt was sent. */
+  pendingAt?: string;
   /** Follow-ups offered with the last answer: a tap answers that entry directly. */
   followUps?: Offered[];
   /** Unanswered questions in a row; a hit resets them. */
@@ -138,7 +142,9 @@ export class FaqBot extends ActivityHandler {
 
     const pending = data.pending;
     data.pending = undefined;
-    if (pending && (await this.handlePending(context, data, pending, text))) return;
+    // A reply long after the prompt (the next day, after an agent's chat) is a new question: "2" then picks nothing.
+    const fresh = pending && (!data.pendingAt || this.clock.now().getTime() - Date.parse(data.pendingAt) <= PENDING_PROMPT_TTL_MS);
+    if (pending && fresh && (await this.handlePending(context, data, pending, text))) return;
 
     const followUp = data.followUps?.find((f) => f.title.toLowerCase() === text.toLowerCase());
     const entry = followUp && this.knowledge.get(followUp.value, this.searchContext(context));
@@ -179,6 +185,7 @@ export class FaqBot extends ActivityHandler {
         } else {
           data.rejectedEntryIds = union(data.rejectedEntryIds, [pending.entryId]);
           data.pending = { kind: 'offer-human', reason: 'not-helpful', question: pending.query };
+          data.pendingAt = this.clock.now().toISOString();
           await this.sendYesNo(context, 'sorryOfferHuman');
         }
         return true;
@@ -219,6 +226,7 @@ export class FaqBot extends ActivityHandler {
       const list = offered.map((o, i) => `${i + 1}. ${o.title}`).join('\n');
       const actions = [...offered.map((o) => imBack(o.title)), imBack(t(locale, 'noneOfTheseAction'))];
       data.pending = { kind: 'suggestions', query: text, offered };
+      data.pendingAt = this.clock.now().toISOString();
       data.followUps = undefined;
       data.lastQuestion = text;
       await context.sendActivity(markdown(t(locale, offered.length === 1 ? 'didYouMeanOne' : 'didYouMean', { list }), actions));
@@ -253,6 +261,7 @@ export class FaqBot extends ActivityHandler {
 
     if (entry.tags.includes(SMALLTALK_TAG)) return;
     data.pending = { kind: 'feedback', entryId: entry.id, query };
+    data.pendingAt = this.clock.now().toISOString();
     // Web chat and Messenger show only the last message's buttons: keep the follow-ups reachable.
     await this.sendYesNo(context, 'didThisHelp', followUpActions);
   }
@@ -276,6 +285,7 @@ export class FaqBot extends ActivityHandler {
     }
     if (data.misses.length >= MISSES_BEFORE_OFFER) {
       data.pending = { kind: 'offer-human', reason: 'two-misses', question: data.misses.join('\n') };
+      data.pendingAt = this.clock.now().toISOString();
       await this.sendYesNo(context, 'stillNoAnswerOfferHuman');
     } else {
       await this.say(context, 'rephrase');

@@ -2,7 +2,7 @@
  * The FAQ bot plugin: `FaqBot` (an `ActivityHandler`), the `InsightsStore` it records feedback and
  * unanswered questions in, and the sentences it says (`strings`, `t`).
  */
-export { FaqBot, SMALLTALK_TAG, HANDOFF_REQUEST_TAG, MISSES_BEFORE_OFFER, MAX_SUGGESTIONS } from './faq-bot.js';
+export { FaqBot, SMALLTALK_TAG, HANDOFF_REQUEST_TAG, MISSES_BEFORE_OFFER, MAX_SUGGESTIONS, PENDING_PROMPT_TTL_MS } from './faq-bot.js';
 export type { FaqBotOptions, FaqConversationData, FaqUserData, PendingPrompt } from './faq-bot.js';
 export { InsightsStore, InsightsConflictError } from './insights.js';
 export type { InsightsRecorder, InsightsStoreOptions, EntryFeedback, UnansweredQuestion } from './insights.js';

@@ -198,6 +198,12 @@ describe('FaqBot', () => {
       expect(await unrelated.texts('opening hours')).to.deep.equal([en('rephrase')]);
     });
 
+    it('does not read a "2" sent hours after the suggestions as a pick', async () => {
+      const { h } = await suggested();
+      h.clock.advance(3 * 60 * 60 * 1000);
+      expect(await h.texts('2')).to.deep.equal([en('rephrase')]);
+    });
+
     it('reads a bare "no" to the suggestions as none of these', async () => {
       const { h } = await suggested();
       expect(await h.texts('nope')).to.deep.equal([en('rephrase')]);

@@ -59,6 +59,7 @@ export interface Harness {
   adapter: TestAdapter;
   insights: InsightsStore;
   storage: MemoryStorage;
+  clock: ReturnType<typeof fixedClock>;
   requester: sinon.SinonStubbedInstance<HandoffRequester> & { requestHandoff: sinon.SinonStub; ownerOf: sinon.SinonStub };
   /** Sends a customer message (text or partial activity) and returns the bot's replies to it. */
   say(message: string | Partial<Activity>): Promise<Partial<Activity>[]>;
@@ -111,6 +112,7 @@ export function harness(
     adapter,
     insights,
     storage,
+    clock,
     requester: requester as unknown as Harness['requester'],
     say,
     texts: async (message) => (await say(message)).map((a) => a.text ?? ''),
