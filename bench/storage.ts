@@ -15,7 +15,7 @@ import type { BenchSection } from './types.js';
 
 const LEVELS = [100, 10_000, 100_000];
 /** Active conversations per level that receive the measured replies. */
-const WORKING_SET = 50;
+const WORKING_SET = 100;
 const ROUNDS = 200;
 
 function activity(channelId: string, conversationId: string, user: string, i: number, at = new Date()): Activity {
@@ -131,7 +131,8 @@ async function stateSeries(fsync: boolean) {
   try {
     const storage = new LowdbStorage({ dir, fsync });
     const item = (i: number) => ({ dialogState: { stack: [{ id: 'faq', state: { turn: i, options: ['a', 'b', 'c'] } }] }, pad: 'x'.repeat(800) });
-    for (let i = 0; i < 1000; i++) await storage.write({ [`webchat/conversations/c${i}/`]: item(i) });
+    const setup = new LowdbStorage({ dir, fsync: false });
+    await Promise.all(Array.from({ length: 1000 }, (_, i) => setup.write({ [`webchat/conversations/c${i}/`]: item(i) })));
     const write = new Samples();
     const read = new Samples();
     for (let i = 0; i < 300; i++) await write.time(() => storage.write({ [`webchat/conversations/c${(i * 7) % 1000}/`]: item(i) }));

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { appendFile, readFile, stat } from 'node:fs/promises';
+import { appendFile, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ActivityTypes, TestAdapter, TranscriptLoggerMiddleware, type Activity } from 'botbuilder';
 import { fixedClock } from '../../src/clock.js';
-import { LowdbTranscriptStore } from '../../src/storage/index.js';
+import { LowdbTranscriptStore, StorageUnavailableError } from '../../src/storage/index.js';
 import { message } from '../contracts/transcript-store.contract.js';
 import { listFiles, tempDir } from './helpers.js';
 
@@ -152,6 +152,16 @@ describe('LowdbTranscriptStore', () => {
     const first = await store.getTranscriptActivities('test', 'c1');
     expect(first.items.map((a) => a.id)).to.deep.equal(['m0', 'm1']);
     expect((await store.getTranscriptActivities('test', 'c1', first.continuationToken)).items.map((a) => a.id)).to.deep.equal(['m2']);
+  });
+
+  it('reports an unwritable data folder as StorageUnavailableError when logging', async () => {
+    await writeFile(path.join(dir, 'transcripts'), 'a file where the transcripts folder should be');
+    const err = await new LowdbTranscriptStore({ dir }).logActivity(message('test', 'c1', 'm', 1)).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(StorageUnavailableError);
+    expect((err as Error).message).to.match(/^LowdbTranscriptStore: cannot use .*transcripts/);
   });
 
   it('rejects an activity without channel or conversation', async () => {
