@@ -98,7 +98,7 @@ function inline(tokens: Token[] | undefined, style: TextStyle): string {
       case 'link': {
         const l = t as Tokens.Link;
         const label = inline(l.tokens, style);
-        s += !label || label === l.href || `mailto:${label}` === l.href ? l.href : `${label} (${l.href})`;
+        s += !label || sameTarget(label, l.href) ? l.href : `${label} (${l.href})`;
         break;
       }
       case 'image': {
@@ -125,6 +125,12 @@ function inline(tokens: Token[] | undefined, style: TextStyle): string {
     }
   }
   return s;
+}
+
+/** `example.com/pay` and `https://example.com/pay/` name the same link: show it once. */
+function sameTarget(label: string, href: string): boolean {
+  const norm = (u: string) => u.trim().replace(/^(https?:\/\/|mailto:|tel:)/i, '').replace(/^www\./i, '').replace(/\/+$/, '').toLowerCase();
+  return norm(label) === norm(href);
 }
 
 /** WhatsApp needs the markers hugging the text: `*bold*`, not `* bold *`. */

@@ -39,8 +39,8 @@ export type WhatsAppMessage =
 
 /**
  * Renders one activity: images by link, the text (Markdown → WhatsApp's `*bold*` / `_italic_`) split
- * at 4,096 characters on sentences, suggestions as up to 3 reply buttons, or a list of up to 10 rows
- * when there are more (the rest are dropped and reported by `droppedChoices`).
+ * at 4,096 characters on sentences, suggestions as up to 3 reply buttons when their titles fit in 20
+ * characters, else as a list of up to 10 rows (more are dropped and reported by `droppedChoices`).
  */
 export function renderWhatsApp(activity: Partial<Activity>): WhatsAppMessage[] {
   const out: WhatsAppMessage[] = [];
@@ -52,14 +52,17 @@ export function renderWhatsApp(activity: Partial<Activity>): WhatsAppMessage[] {
     for (const body of splitText(text, WHATSAPP_TEXT_LIMIT)) out.push({ type: 'text', text: { body, preview_url: /https?:\/\//.test(body) } });
     return out;
   }
-  const bodyLimit = choices.length <= WHATSAPP_REPLY_BUTTON_LIMIT ? WHATSAPP_BUTTON_BODY_LIMIT : WHATSAPP_LIST_BODY_LIMIT;
+  // Reply buttons only when every title fits in 20 characters; otherwise a list shows the whole
+  // question (24-character row title plus a 72-character description) instead of a cut-off label.
+  const asButtons = choices.length <= WHATSAPP_REPLY_BUTTON_LIMIT && choices.every((c) => c.title.trim().length <= WHATSAPP_BUTTON_TITLE_LIMIT);
+  const bodyLimit = asButtons ? WHATSAPP_BUTTON_BODY_LIMIT : WHATSAPP_LIST_BODY_LIMIT;
   // Everything but the last piece goes as plain text; the last piece becomes the interactive body.
   const chunks = splitText(text, WHATSAPP_TEXT_LIMIT);
   const last = chunks.pop() ?? '';
   const lastPieces = splitText(last, bodyLimit);
   const body = lastPieces.pop() ?? WHATSAPP_CHOICE_PROMPT;
   for (const t of [...chunks, ...lastPieces]) out.push({ type: 'text', text: { body: t, preview_url: false } });
-  if (choices.length <= WHATSAPP_REPLY_BUTTON_LIMIT) {
+  if (asButtons) {
     out.push({
       type: 'interactive',
       interactive: {

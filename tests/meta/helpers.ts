@@ -29,7 +29,8 @@ export async function fixture(name: string): Promise<string> {
 }
 
 /**
- * A bot for these tests: `choose N` answers with N suggestions (imBack {title, value: opt-i}),
+ * A bot for these tests: `choose N` answers with N long-titled suggestions (imBack {title, value: opt-i}),
+ * `short N` with N short-titled ones,
  * `long N` with N characters of sentences, anything else is echoed. Every turn is recorded.
  */
 export function testBot(turns: Partial<Activity>[]): BotLogic {
@@ -37,6 +38,12 @@ export function testBot(turns: Partial<Activity>[]): BotLogic {
     turns.push(ctx.activity);
     const text = ctx.activity.text ?? '';
     const choose = /^choose (\d+)$/.exec(text);
+    const short = /^short (\d+)$/.exec(text);
+    if (short) {
+      const actions = Array.from({ length: Number(short[1]) }, (_, i) => ({ type: 'imBack', title: `Option ${i + 1}`, value: `opt-${i + 1}` }));
+      await ctx.sendActivity(MessageFactory.suggestedActions(actions, 'Pick **one**:'));
+      return;
+    }
     const long = /^long (\d+)$/.exec(text);
     if (choose) {
       const n = Number(choose[1]);

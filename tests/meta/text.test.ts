@@ -16,6 +16,10 @@ describe('Meta text helpers', () => {
     );
   });
 
+  it('shows a link once when its label is the address', () => {
+    expect(markdownToPlatformText('Go to [example.com/pay](https://example.com/pay/) now', 'plain')).to.equal('Go to https://example.com/pay/ now');
+  });
+
   it('splits long text at sentence ends, each chunk within the limit', () => {
     const text = Array.from({ length: 60 }, (_, i) => `Sentence ${i + 1} is here.`).join(' ');
     const chunks = splitText(text, 100);

@@ -110,20 +110,25 @@ describe('WhatsAppAdapter', function () {
       expect(rig.graph.sent('whatsapp')).to.have.length(1);
     });
 
-    it('sends up to 3 suggestions as reply buttons with 20-character titles and the value as id', async () => {
-      await say(rig, 'choose 2');
+    it('sends up to 3 short suggestions as reply buttons with the value as id', async () => {
+      await say(rig, 'short 3');
       await rig.graph.waitForSent(1, 'whatsapp');
       const body = rig.graph.sent('whatsapp')[0]!.body;
       expect(body.interactive).to.deep.equal({
         type: 'button',
         body: { text: 'Pick *one*:' },
         action: {
-          buttons: [
-            { type: 'reply', reply: { id: 'opt-1', title: 'Option number 1 wit…' } },
-            { type: 'reply', reply: { id: 'opt-2', title: 'Option number 2 wit…' } },
-          ],
+          buttons: [1, 2, 3].map((i) => ({ type: 'reply', reply: { id: `opt-${i}`, title: `Option ${i}` } })),
         },
       });
+    });
+
+    it('uses a list when a title would not fit a 20-character button, showing the whole title', async () => {
+      await say(rig, 'choose 2');
+      await rig.graph.waitForSent(1, 'whatsapp');
+      const i = rig.graph.sent('whatsapp')[0]!.body.interactive;
+      expect(i.type).to.equal('list');
+      expect(i.action.sections[0].rows[1]).to.deep.equal({ id: 'opt-2', title: 'Option number 2 with a…', description: 'Option number 2 with a long title' });
     });
 
     it('sends more suggestions as a list of at most 10 rows with 24-character titles', async () => {
