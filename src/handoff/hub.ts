@@ -13,6 +13,7 @@ import {
   type Activity,
   type BotAdapter,
   type ResourceResponse,
+  type TranscriptInfo,
   type TranscriptStore,
 } from 'botbuilder';
 import type { MountableAdapter, ReplyWindow } from '../../adapters/shared/channel.js';
@@ -38,6 +39,11 @@ export type ChannelAdapter = BotAdapter &
     replyWindow?(conversationId: string): ReplyWindow | undefined | Promise<ReplyWindow | undefined>;
   };
 
+/** A transcript store that can list one customer's conversations (optional; LowdbTranscriptStore has it). */
+export interface CustomerIndexedTranscripts {
+  listTranscriptsOfUser(channelId: string, customerId: string): Promise<TranscriptInfo[]>;
+}
+
 /** Who does something in the queue (from the agent's session). */
 export interface AgentRef {
   id: string;
@@ -52,7 +58,7 @@ export interface AgentRef {
 export type HubEvent =
   | {
       type: 'conversation';
-      change: 'seen' | 'queued' | 'claimed' | 'transferred' | 'resolved' | 'cancelled' | 'noted';
+      change: 'seen' | 'queued' | 'summarized' | 'claimed' | 'transferred' | 'resolved' | 'cancelled' | 'noted';
       conversation: ConversationRecord;
     }
   | { type: 'message'; conversationId: string; activity: Partial<Activity> }
@@ -268,9 +274,13 @@ export class HandoffHub {
    */
   async transcript(record: ConversationRecord): Promise<Activity[]> {
     if (!this.transcripts) return [];
-    const others = (await this.store.list({ channelId: record.channelId, customerId: record.customer.id })).filter((r) => r.id !== record.id);
+    const ids = new Set((await this.store.list({ channelId: record.channelId, customerId: record.customer.id })).map((r) => r.id));
+    // A store that indexes customers (LowdbTranscriptStore) also knows conversations the queue never saw.
+    const byUser = (this.transcripts as Partial<CustomerIndexedTranscripts>).listTranscriptsOfUser;
+    if (byUser) for (const info of await byUser.call(this.transcripts, record.channelId, record.customer.id)) ids.add(info.id);
+    ids.delete(record.id);
     const all: Activity[] = [];
-    for (const conv of [...others, record]) {
+    for (const conv of [...[...ids].map((id) => ({ id, channelId: record.channelId })), record]) {
       let token: string | undefined;
       do {
         const page = await this.transcripts.getTranscriptActivities(conv.channelId, conv.id, token);
@@ -343,9 +353,6 @@ export class HandoffHub {
       const position = (await this.position(base.id)) ?? 0;
       return { record: base, alreadyQueued: true, position, open: this.isOpen(), agentsOnline: this.onlineAgents().length, waitMs: position ? await this.estimateWaitMs(position) : undefined };
     }
-    const transcript = await this.transcriptWithCurrent(base, a);
-    const customerTexts = transcript.filter((x) => x.type === ActivityTypes.Message && x.from?.role !== 'bot' && x.from?.id === base.customer.id).map((x) => x.text ?? '');
-    const summary = summarize(customerTexts, undefined, this.clock.now());
     const team = request.entryId ? this.knowledge?.get(request.entryId)?.tags[0] : undefined;
     const priority = this.options.priorities?.[request.reason] ?? DEFAULT_PRIORITIES[request.reason];
     const now = this.clock.now().toISOString();
@@ -365,16 +372,43 @@ export class HandoffHub {
         reason: request.reason,
         question: request.question,
         rejectedEntryIds: request.rejectedEntryIds ?? [],
-        summary,
+        summary: undefined,
         handoffs: r.handoffs + 1,
       };
     });
-    const handoffContext = { reason: request.reason, question: request.question, rejectedEntryIds: request.rejectedEntryIds ?? [], entryId: request.entryId, team, priority, summary: summary.text };
-    await this.recordEvent(record, EventFactory.createHandoffInitiation(context, handoffContext, { activities: transcript }));
     this.emit({ type: 'conversation', change: 'queued', conversation: record });
     this.logger.info('handoff queued', { conversationId: record.id, channelId: record.channelId, reason: request.reason });
+    // Reading the transcript and running recognizers-text takes longer than queueing: it happens
+    // after the consoles know, and they receive the summary as a follow-up change.
+    const current = JSON.parse(JSON.stringify(a)) as Activity;
+    const handoffContext = { reason: request.reason, question: request.question, rejectedEntryIds: request.rejectedEntryIds ?? [], entryId: request.entryId, team, priority };
+    this.track(this.enrich(record, current, handoffContext));
     const position = (await this.position(record.id)) ?? 1;
     return { record, alreadyQueued: false, position, waitMs: await this.estimateWaitMs(position), open: this.isOpen(), agentsOnline: this.onlineAgents().length };
+  }
+
+  private readonly pending = new Set<Promise<void>>();
+
+  private track(work: Promise<void>): void {
+    const p = work.catch((err) => this.logger.error('handoff context failed', { error: (err as Error).message }));
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  /** Resolves when the background work of earlier handoffs (transcript, summary, handoff.initiate) is done (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
+  }
+
+  /** Adds the summary and records `handoff.initiate` with the transcript attached. */
+  private async enrich(record: ConversationRecord, current: Activity, handoffContext: Record<string, unknown>): Promise<void> {
+    const transcript = await this.transcriptWithCurrent(record, current);
+    const customerTexts = transcript.filter((x) => x.type === ActivityTypes.Message && x.from?.role !== 'bot' && x.from?.id === record.customer.id).map((x) => x.text ?? '');
+    const summary = summarize(customerTexts, undefined, this.clock.now());
+    const saved = await this.mutate(record.id, (r) => (r.handoffs === record.handoffs ? { ...r, summary } : r));
+    const context = { activity: current } as unknown as TurnContext; // EventFactory reads only `context.activity`
+    await this.recordEvent(saved, EventFactory.createHandoffInitiation(context, { ...handoffContext, summary: summary.text }, { activities: transcript }));
+    this.emit({ type: 'conversation', change: 'summarized', conversation: saved });
   }
 
   /** The stored transcript plus this turn's incoming activity (botbuilder's logger writes it only at the end of the turn). */
@@ -447,7 +481,7 @@ export class HandoffHub {
       };
     });
     if (!changed) return record; // the holder claimed again: nothing changed
-    if (tookOver) await this.initiateTakeover(record);
+    if (tookOver) this.track(this.initiateTakeover(record));
     await this.recordEvent(record, this.statusEvent(record, 'accepted', `claimed by ${agent.name}`));
     this.emit({ type: 'conversation', change: 'claimed', conversation: record });
     await this.notify(record, fill(this.strings.agentJoined, { agent: agent.name }));
@@ -457,11 +491,11 @@ export class HandoffHub {
   private async initiateTakeover(record: ConversationRecord): Promise<void> {
     const transcript = await this.transcript(record);
     const summary = summarize(transcript.filter((x) => x.type === ActivityTypes.Message && x.from?.id === record.customer.id).map((x) => x.text ?? ''), undefined, this.clock.now());
-    const saved = await this.mutate(record.id, (r) => ({ ...r, summary }));
-    Object.assign(record, saved);
+    const saved = await this.mutate(record.id, (r) => (r.handoffs === record.handoffs ? { ...r, summary } : r));
     const activity = TurnContext.applyConversationReference({ type: ActivityTypes.Message, id: undefined }, record.reference, true) as Activity;
     const fakeContext = { activity } as unknown as TurnContext; // EventFactory only reads `context.activity`
-    await this.recordEvent(record, EventFactory.createHandoffInitiation(fakeContext, { reason: 'agent-takeover', agentId: record.agentId, summary: summary.text }, { activities: transcript }));
+    await this.recordEvent(saved, EventFactory.createHandoffInitiation(fakeContext, { reason: 'agent-takeover', agentId: record.agentId, summary: summary.text }, { activities: transcript }));
+    this.emit({ type: 'conversation', change: 'summarized', conversation: saved });
   }
 
   /** Hands the conversation to another agent (assigned to them) or back to a team's queue (keeping its place). */

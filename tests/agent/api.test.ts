@@ -73,7 +73,7 @@ describe('agent API', () => {
       const customer = f.customer('conv-1');
       await customer.receiveActivity('my email is ada@example.com and my order is 55512');
       await customer.receiveActivity('agent please');
-      await settle();
+      await settle(f.hub);
       const token = await f.login('ada');
       const list = await f.call('GET', '/api/agent/conversations?status=queued', token);
       expect(list.body.conversations.map((c: any) => [c.id, c.position, c.reason])).to.deep.equal([['conv-1', 1, 'customer-asked']]);

@@ -33,7 +33,7 @@ describe('agent console in Chromium', () => {
     const customer = f.customer('conv-1', 'wa-4915123456789');
     await customer.receiveActivity('my order 55512 has not arrived');
     await customer.receiveActivity('agent please');
-    await settle();
+    await settle(f.hub);
     await signIn();
     const row = page.locator('[data-testid=queue-row]', { hasText: 'Ada Customer' });
     await row.waitFor();

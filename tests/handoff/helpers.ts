@@ -85,5 +85,8 @@ export async function createFixture(options: { hours?: string; timeZone?: string
   };
 }
 
-/** Lets botbuilder's transcript logger (which does not await its writes) finish. */
-export const settle = () => new Promise((r) => setTimeout(r, 5));
+/** Lets botbuilder's transcript logger (which does not await its writes) and the hub's background work finish. */
+export async function settle(hub?: HandoffHub): Promise<void> {
+  await new Promise((r) => setTimeout(r, 5));
+  await hub?.settled();
+}

@@ -73,9 +73,9 @@ describe('HandoffMiddleware', () => {
   it('records handoff.initiate with the transcript attached in the transcript store, never sending it to the customer', async () => {
     const adapter = f.adapter(botLogic([]));
     await adapter.receiveActivity('my email is ada@example.com');
-    await settle();
+    await settle(f.hub);
     await adapter.receiveActivity('agent please');
-    await settle();
+    await settle(f.hub);
     expect(adapter.activeQueue.every((a) => a.type === 'message')).to.equal(true);
     const page = await f.transcripts.getTranscriptActivities('test', 'conv-1');
     const initiate = page.items.find((a) => a.name === 'handoff.initiate')!;
@@ -116,7 +116,7 @@ describe('HandoffMiddleware', () => {
     await adapter.receiveActivity('what are your opening hours?');
     adapter.activeQueue.splice(0);
     await f.hub.claim('conv-1', agentAda);
-    await settle();
+    await settle(f.hub);
     await adapter.receiveActivity('thanks for joining');
     expect(calls).to.deep.equal(['what are your opening hours?']);
     const names = (await f.transcripts.getTranscriptActivities('test', 'conv-1')).items.map((a) => a.name).filter(Boolean);
@@ -207,10 +207,10 @@ describe('HandoffMiddleware', () => {
   it("gives the agent the customer's earlier conversations too", async () => {
     const old = f.adapter(botLogic([]), 'conv-old', 'customer-1');
     await old.receiveActivity('last week: order A-77812 never arrived');
-    await settle();
+    await settle(f.hub);
     const now = f.adapter(botLogic([]), 'conv-new', 'customer-1');
     await now.receiveActivity('agent please');
-    await settle();
+    await settle(f.hub);
     const transcript = await f.hub.transcript((await f.store.get('conv-new'))!);
     expect(texts(transcript)).to.include.members(['last week: order A-77812 never arrived', 'agent please']);
     expect((await f.store.get('conv-new'))!.summary!.orderNumbers).to.include('A-77812');
