@@ -58,8 +58,6 @@ export interface FaqConversationData {
   misses?: string[];
   /** Entries the customer said did not help, or whose suggestions they declined. */
   rejectedEntryIds?: string[];
-  /** The customer's last question, for the handoff context. */
-  lastQuestion?: string;
 }
 
 /** Per-customer state (UserState property `faqBotUser`): lets a returning customer get a shorter greeting. */
@@ -228,7 +226,6 @@ export class FaqBot extends ActivityHandler {
       data.pending = { kind: 'suggestions', query: text, offered };
       data.pendingAt = this.clock.now().toISOString();
       data.followUps = undefined;
-      data.lastQuestion = text;
       await context.sendActivity(markdown(t(locale, offered.length === 1 ? 'didYouMeanOne' : 'didYouMean', { list }), actions));
       return;
     }
@@ -239,7 +236,6 @@ export class FaqBot extends ActivityHandler {
   private async answer(context: TurnContext, data: FaqConversationData, entry: KnowledgeEntry, query: string): Promise<void> {
     const unanswered = data.misses ?? [];
     data.misses = [];
-    data.lastQuestion = query;
 
     if (entry.handoff) {
       data.followUps = undefined;
@@ -269,7 +265,6 @@ export class FaqBot extends ActivityHandler {
   /** A question the bot could not answer: recorded, then "rephrase", or on the second miss in a row an offer of a person. */
   private async miss(context: TurnContext, data: FaqConversationData, query: string): Promise<void> {
     data.followUps = undefined;
-    data.lastQuestion = query;
     data.misses = [...(data.misses ?? []), query];
     try {
       await this.insights.recordUnanswered({
