@@ -2,8 +2,9 @@
  * `LowdbTranscriptStore`: botbuilder `TranscriptStore` on append-only JSON Lines files, one file per
  * conversation, so logging a message costs the same with 100 or 100,000 conversations stored and a
  * crash can at worst tear the last line (which the reader skips). Register it with botbuilder's
- * `TranscriptLoggerMiddleware`; paging and continuation tokens follow `MemoryTranscriptStore`
- * (20 per page, the token is the id of the last activity / conversation of the page).
+ * `TranscriptLoggerMiddleware`; paging follows `MemoryTranscriptStore` (20 per page, a token only when
+ * the page is full; for conversations the token is the last id, for activities `<position>:<id>`
+ * because activity ids repeat).
  *
  * Layout under `<dir>/transcripts/<channel>/`:
  * - `conversations.jsonl` — one line when a conversation starts (`{id, created}`) or is deleted (`{id, deleted}`);
@@ -76,6 +77,29 @@ function page<T extends { id?: string }>(sorted: T[], token: string | undefined,
   const items = sorted.slice(start, start + size);
   const last = items[items.length - 1];
   return { items, continuationToken: items.length === size && last?.id ? last.id : (undefined as unknown as string) };
+}
+
+/**
+ * Activity paging. Activity ids repeat within a transcript (TranscriptLoggerMiddleware logs a
+ * MessageUpdate under the id of the message it changes), so an id alone can send a reader back to an
+ * earlier page forever. The token is `<position>:<id>`; the id checks the position still holds (else the
+ * id is searched, as botbuilder does), and a plain id from elsewhere is accepted too.
+ */
+function activityPage(sorted: Activity[], token: string | undefined, size: number): PagedResult<Activity> {
+  let start = 0;
+  if (token) {
+    const m = /^(\d+):(.*)$/s.exec(token);
+    const pos = m ? Number(m[1]) : -1;
+    const id = m ? m[2] : token;
+    if (pos > 0 && sorted[pos - 1]?.id === id) start = pos;
+    else {
+      const at = sorted.findIndex((x) => x.id === id);
+      start = at === -1 ? sorted.length : at + 1;
+    }
+  }
+  const items = sorted.slice(start, start + size);
+  const next = start + items.length;
+  return { items, continuationToken: items.length === size ? `${next}:${items[items.length - 1].id ?? ''}` : (undefined as unknown as string) };
 }
 
 /**
@@ -188,7 +212,7 @@ export class LowdbTranscriptStore implements TranscriptStore {
   async getTranscriptActivities(channelId: string, conversationId: string, continuationToken?: string, startDate?: Date): Promise<PagedResult<Activity>> {
     if (!channelId) throw new Error('Missing channelId');
     if (!conversationId) throw new Error('Missing conversationId');
-    return page(await this.readTranscript(channelId, conversationId, startDate), continuationToken, this.pageSize);
+    return activityPage(await this.readTranscript(channelId, conversationId, startDate), continuationToken, this.pageSize);
   }
 
   /** Every conversation of a channel, oldest first. Reads the channel index once (no per-conversation files). */

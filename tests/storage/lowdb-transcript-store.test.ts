@@ -146,6 +146,26 @@ describe('LowdbTranscriptStore', () => {
     expect((await store.listTranscripts('test')).items.map((t) => t.id)).to.deep.equal(['c1', 'c2']);
   });
 
+  it('pages through repeated activity ids (a message and its update) without going back', async () => {
+    const store = new LowdbTranscriptStore({ dir });
+    for (let i = 0; i < 45; i++) await store.logActivity(message('test', 'c1', i < 30 ? 'same-id' : `m${i}`, i, `t${i}`));
+    const texts: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const page = await store.getTranscriptActivities('test', 'c1', token);
+      texts.push(...page.items.map((a) => a.text!));
+      token = page.continuationToken;
+    } while (token && ++pages < 10);
+    expect(texts).to.deep.equal(Array.from({ length: 45 }, (_, i) => `t${i}`));
+  });
+
+  it('also accepts a plain activity id as continuation token, as botbuilder does', async () => {
+    const store = new LowdbTranscriptStore({ dir });
+    for (let i = 0; i < 5; i++) await store.logActivity(message('test', 'c1', `m${i}`, i));
+    expect((await store.getTranscriptActivities('test', 'c1', 'm2')).items.map((a) => a.id)).to.deep.equal(['m3', 'm4']);
+  });
+
   it('pages with the page size it is given', async () => {
     const store = new LowdbTranscriptStore({ dir, pageSize: 2 });
     for (let i = 0; i < 3; i++) await store.logActivity({ ...message('test', 'c1', `m${i}`, i), type: ActivityTypes.Message });
