@@ -1,0 +1,168 @@
+/**
+ * The composition of the ready server: config → storage → knowledge → adapters → bot → server.
+ * `main.ts` builds it from the environment; end-to-end tests and benchmarks build it with their own
+ * config (port 0, temp folders, a fake Graph API).
+ */
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { ConversationState, TranscriptLoggerMiddleware, UserState, type BotAdapter, type TurnContext } from 'botbuilder';
+import type restify from 'restify';
+import type { Config } from './config.js';
+import { systemClock, type Clock } from './clock.js';
+import { createLogger, type Logger } from './log.js';
+import { createServer } from './server.js';
+import { LowdbStorage, LowdbTranscriptStore, storageHealthCheck } from './storage/index.js';
+import { KnowledgeBase } from './knowledge/knowledge-base.js';
+import { FaqBot } from './bot/faq-bot.js';
+import { InsightsStore } from './bot/insights.js';
+import { t } from './bot/strings.js';
+import { FileQueueStore } from './handoff/file-queue-store.js';
+import { HandoffHub, type ChannelAdapter } from './handoff/hub.js';
+import { HandoffMiddleware } from './handoff/middleware.js';
+import { BusinessHours } from './handoff/business-hours.js';
+import { AgentAccounts } from './agent/accounts.js';
+import { mountAgentApi } from './agent/api.js';
+import { mountDemoPage } from './web/demo-page.js';
+import { WebChatAdapter, loadOrCreateDirectLineSecret } from '../adapters/webchat/index.js';
+import { MessengerAdapter } from '../adapters/messenger/index.js';
+import { WhatsAppAdapter } from '../adapters/whatsapp/index.js';
+import type { FetchLike } from '../adapters/shared/graph-client.js';
+import type { MountableAdapter } from '../adapters/shared/channel.js';
+
+export interface AppOptions {
+  config: Config;
+  logger?: Logger;
+  clock?: Clock;
+  /** Graph API client for the Meta channels (tests and benchmarks may inject one). */
+  fetch?: FetchLike;
+  /** Backoff waits of the Meta channels (tests inject one that does not wait). */
+  sleep?: (ms: number) => Promise<void>;
+  /** Watch the knowledge folder (default true). */
+  watchKnowledge?: boolean;
+}
+
+/** The running pieces, for main.ts, tests and benchmarks. */
+export interface App {
+  server: restify.Server;
+  knowledge: KnowledgeBase;
+  hub: HandoffHub;
+  accounts: AgentAccounts;
+  transcripts: LowdbTranscriptStore;
+  adapters: Record<string, ChannelAdapter & MountableAdapter>;
+  /** Starts listening; returns the base URL (port 0 picks a free port). */
+  listen(port?: number, host?: string): Promise<string>;
+  /** Stops accepting requests, then closes adapters, watchers and files. */
+  close(): Promise<void>;
+}
+
+export async function buildApp(options: AppOptions): Promise<App> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const clock = options.clock ?? systemClock;
+  await mkdir(config.dataDir, { recursive: true });
+
+  const storage = new LowdbStorage({ dir: config.dataDir });
+  const transcripts = new LowdbTranscriptStore({ dir: config.dataDir, clock });
+  const knowledge = await KnowledgeBase.open(config.knowledgeDir, { clock, logger: logger.child('knowledge'), watch: options.watchKnowledge ?? true });
+
+  const adapters: Record<string, ChannelAdapter & MountableAdapter> = {};
+  const webchat = new WebChatAdapter({
+    secret: await loadOrCreateDirectLineSecret(config.dataDir, config.directLineSecret),
+    dataDir: config.dataDir,
+    clock,
+    logger: logger.child('webchat'),
+  });
+  adapters[webchat.channelId] = webchat;
+  const meta = {
+    graphApiUrl: config.graphApiUrl,
+    dataDir: config.dataDir,
+    clock,
+    fetch: options.fetch,
+    sleep: options.sleep,
+    unsupportedText: t('en', 'unsupportedMessage'),
+  };
+  if (config.messenger) {
+    const messenger = new MessengerAdapter({ ...meta, messenger: config.messenger, logger: logger.child('messenger') });
+    adapters[messenger.channelId] = messenger;
+  }
+  if (config.whatsapp) {
+    const whatsapp = new WhatsAppAdapter({ ...meta, whatsapp: config.whatsapp, logger: logger.child('whatsapp') });
+    adapters[whatsapp.channelId] = whatsapp;
+  }
+
+  const hub = new HandoffHub({
+    store: await FileQueueStore.open(config.dataDir),
+    transcripts,
+    adapters,
+    knowledge,
+    businessHours: new BusinessHours(config.businessHours, config.businessTimeZone),
+    clock,
+    logger: logger.child('handoff'),
+  });
+
+  const bot = new FaqBot({
+    knowledge,
+    conversationState: new ConversationState(storage),
+    userState: new UserState(storage),
+    insights: new InsightsStore(storage, { clock, logger: logger.child('insights') }),
+    clock,
+    logger: logger.child('bot'),
+  });
+
+  const server = createServer({ logger, health: [knowledge.healthCheck(), storageHealthCheck(config.dataDir)] });
+  const logic = (context: TurnContext) => bot.run(context);
+  const handoff = new HandoffMiddleware(hub);
+  for (const adapter of Object.values(adapters)) {
+    // Order matters: everything said is logged first, then the handoff middleware decides who answers.
+    adapter.use(new TranscriptLoggerMiddleware(transcripts));
+    adapter.use(handoff);
+    adapter.onTurnError = turnErrorHandler(adapter, logger);
+    adapter.mount(server, logic);
+  }
+  mountDemoPage(server, { tokens: webchat, logger: logger.child('web') });
+  const accounts = await AgentAccounts.open(config.dataDir);
+  mountAgentApi(server, { hub, accounts, knowledge, clock, logger: logger.child('agent') });
+
+  let closed = false;
+  return {
+    server,
+    knowledge,
+    hub,
+    accounts,
+    transcripts,
+    adapters,
+    listen: (port = config.port, host = config.host) =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          const address = server.address() as AddressInfo;
+          const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+          resolve(`http://${shown}:${address.port}`);
+        });
+      }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const adapter of Object.values(adapters)) await adapter.close?.();
+      await knowledge.close();
+    },
+  };
+}
+
+/** Logs a failed turn (without the customer's text) and tells the customer something went wrong. */
+function turnErrorHandler(adapter: BotAdapter, logger: Logger) {
+  return async (context: TurnContext, error: Error) => {
+    logger.error('turn failed', {
+      channel: context.activity.channelId,
+      conversation: context.activity.conversation?.id,
+      error: error.message,
+    });
+    try {
+      await context.sendActivity(t(context.activity.locale ?? 'en', 'turnError'));
+    } catch {
+      // The channel itself failed (e.g. a closed reply window); already recorded by the adapter.
+    }
+    void adapter;
+  };
+}
