@@ -10,11 +10,12 @@
  * One process per folder: several server instances need a database-backed `Storage` instead.
  */
 import { randomBytes } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import type { Storage, StoreItem, StoreItems } from 'botbuilder';
 import { AtomicJsonFile } from './adapters.js';
-import { ETagConflictError } from './errors.js';
+import { ETagConflictError, toStorageError } from './errors.js';
 import { KeyedQueue, shardedPath, unlinkIfExists } from './files.js';
 
 /** Constructor options of `LowdbStorage`. */
@@ -106,5 +107,28 @@ export class LowdbStorage implements Storage {
   async delete(keys: string[]): Promise<void> {
     if (!keys) throw new ReferenceError('Keys are required when deleting.');
     await Promise.all(keys.map((key) => this.queue.run(key, () => unlinkIfExists(this.fileOf(key), WHERE))));
+  }
+
+  /**
+   * Removes temporary files a crash left behind (older than `olderThanMs`, so writes in flight are
+   * untouched). They are never read, only take space; call it at start-up. Returns how many were removed.
+   */
+  async removeStaleTempFiles(olderThanMs = 60_000): Promise<number> {
+    let entries;
+    try {
+      entries = await readdir(this.root, { recursive: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw toStorageError(err, `${WHERE}.removeStaleTempFiles`, this.root);
+    }
+    let removed = 0;
+    const cutoff = Date.now() - olderThanMs;
+    for (const rel of entries) {
+      if (!rel.endsWith('.tmp')) continue;
+      const file = path.join(this.root, rel);
+      const info = await stat(file).catch(() => undefined);
+      if (info && info.mtimeMs < cutoff && (await unlinkIfExists(file, WHERE))) removed++;
+    }
+    return removed;
   }
 }

@@ -54,6 +54,18 @@ describe('storage after a crash mid-write', function () {
     for (const f of files) JSON.parse(await readFile(path.join(dir, f), 'utf8')); // throws if torn
   });
 
+  it('leaves every transcript and index file as whole JSON lines, except at most a torn last line', async () => {
+    const files = (await listFiles(dir)).filter((f) => f.endsWith('.jsonl'));
+    expect(files.length).to.be.greaterThan(0);
+    for (const f of files) {
+      const text = await readFile(path.join(dir, f), 'utf8');
+      const lines = text.split('\n');
+      const last = lines.pop()!; // '' when the file ends with a newline, else a line torn by the kill
+      for (const line of lines) if (line) JSON.parse(line);
+      if (last) expect(() => JSON.parse(last), `${f} ends with a complete line without newline`).to.throw();
+    }
+  });
+
   it('keeps every state write the killed process acknowledged', async () => {
     const storage = new LowdbStorage({ dir });
     for (const [n, steps] of acked) {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConversationState, TestAdapter, type StoreItem } from 'botbuilder';
 import { LowdbStorage, StorageCorruptError, StorageUnavailableError, toStorageError } from '../../src/storage/index.js';
@@ -80,6 +80,18 @@ describe('LowdbStorage', () => {
     const file = storage.fileOf('k');
     await writeFile(path.join(path.dirname(file), `.${path.basename(file)}.999.1.tmp`), '{"key":"k","item":{"v":"tor');
     expect((await new LowdbStorage({ dir }).read(['k'])).k.v).to.equal('complete');
+  });
+
+  it('removes temporary files a crash left behind, but not recent ones that may be in flight', async () => {
+    const storage = new LowdbStorage({ dir });
+    await storage.write({ k: { v: 1 } });
+    const shard = path.dirname(storage.fileOf('k'));
+    await writeFile(path.join(shard, '.old.json.1.1.tmp'), 'torn');
+    await utimes(path.join(shard, '.old.json.1.1.tmp'), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    await writeFile(path.join(shard, '.new.json.1.2.tmp'), 'in flight');
+    expect(await storage.removeStaleTempFiles()).to.equal(1);
+    expect((await listFiles(dir)).map((f) => path.basename(f)).sort()).to.deep.equal(['.new.json.1.2.tmp', path.basename(storage.fileOf('k'))].sort());
+    expect(await new LowdbStorage({ dir: path.join(dir, 'none') }).removeStaleTempFiles()).to.equal(0);
   });
 
   it('names the file when a state file is not valid JSON', async () => {
