@@ -84,6 +84,9 @@ export const DEFAULT_PRIORITIES: Record<HandoffReason, number> = {
   'agent-takeover': 3,
 };
 
+/** Entry tags with a meaning of their own (knowledge/README.md) that never name a team. */
+export const NON_TEAM_TAGS = ['smalltalk', 'handoff-request'];
+
 /** Default number of conversations one agent holds at once. */
 export const DEFAULT_AGENT_CAPACITY = 3;
 /** How many recent handling times feed the wait estimate. */
@@ -353,7 +356,7 @@ export class HandoffHub {
       const position = (await this.position(base.id)) ?? 0;
       return { record: base, alreadyQueued: true, position, open: this.isOpen(), agentsOnline: this.onlineAgents().length, waitMs: position ? await this.estimateWaitMs(position) : undefined };
     }
-    const team = request.entryId ? this.knowledge?.get(request.entryId)?.tags[0] : undefined;
+    const team = request.entryId ? this.knowledge?.get(request.entryId)?.tags.find((t) => !NON_TEAM_TAGS.includes(t)) : undefined;
     const priority = this.options.priorities?.[request.reason] ?? DEFAULT_PRIORITIES[request.reason];
     const now = this.clock.now().toISOString();
     const record = await this.mutate(base.id, (r) => {

@@ -1,0 +1,110 @@
+import { expect } from 'chai';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { buildApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { silentLogger } from '../../src/log.js';
+import { signBody } from '../../adapters/shared/verify.js';
+import { serializeLikeMeta, whatsappTextWebhook } from '../../adapters/shared/sample-events.js';
+import { FakeGraph, type RecordedRequest } from '../fakes/graph.js';
+import { launchBrowser } from '../helpers/browser.js';
+
+const PHONE_ID = '106540352242922';
+const CUSTOMER = '4915112345678';
+const textOf = (b: any): string => b?.text?.body ?? b?.interactive?.body?.text ?? '';
+
+describe('handoff end to end: WhatsApp customer → agent console → WhatsApp', function () {
+  this.timeout(90_000);
+  let browser: Browser | undefined;
+  let app: App;
+  let graph: FakeGraph;
+  let url: string;
+  let dataDir: string;
+  let page: Page;
+  let sequence = 0;
+
+  before(async function () {
+    browser = await launchBrowser(this);
+    graph = new FakeGraph({ phoneNumberId: PHONE_ID });
+    const graphUrl = await graph.start();
+    dataDir = await mkdtemp(join(tmpdir(), 'switchboard-e2e-handoff-'));
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      KNOWLEDGE_DIR: 'knowledge',
+      GRAPH_API_URL: graphUrl,
+      WHATSAPP_APP_SECRET: 'w-secret',
+      WHATSAPP_VERIFY_TOKEN: 'v',
+      WHATSAPP_ACCESS_TOKEN: 'wa-token',
+      WHATSAPP_PHONE_NUMBER_ID: PHONE_ID,
+      BUSINESS_HOURS: 'Mon-Sun 00:00-24:00',
+    });
+    app = await buildApp({ config, logger: silentLogger, watchKnowledge: false, sleep: async () => {} });
+    url = await app.listen(0, '127.0.0.1');
+    await app.accounts.add('ada', 'correct horse', { displayName: 'Ada' });
+    page = await browser.newPage();
+  });
+  after(async () => {
+    await page?.close();
+    await browser?.close();
+    await app?.close();
+    await graph?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
+  });
+
+  /** The customer writes on WhatsApp (a signed webhook) and we wait until the bot's reply reaches the fake Graph API. */
+  async function customerSays(text: string, replyMatches: (t: string) => boolean): Promise<RecordedRequest> {
+    const seen = graph.sent('whatsapp').length;
+    const isReply = (r: RecordedRequest) => r.api === 'whatsapp' && r.isMessage && r.status === 200 && replyMatches(textOf(r.body)) && graph.sent('whatsapp').indexOf(r) >= seen;
+    const raw = serializeLikeMeta(whatsappTextWebhook({ waId: CUSTOMER, name: 'Jürgen', text, phoneNumberId: PHONE_ID, wamid: `wamid.e2e.${++sequence}`, timestamp: Date.now() }));
+    const res = await fetch(`${url}/webhooks/whatsapp`, { method: 'POST', headers: { 'x-hub-signature-256': signBody(raw, 'w-secret') }, body: raw });
+    expect(res.status).to.equal(200);
+    await graph.waitFor(isReply);
+    return graph.sent('whatsapp').filter(isReply).at(-1)!;
+  }
+
+  it('hands a WhatsApp customer to an agent who sees the history, claims, replies on WhatsApp and resolves', async () => {
+    await customerSays('How can I pay my bill by card?', (t) => /card/i.test(t));
+    await customerSays('My order 55512 has not arrived', (t) => t.length > 0);
+    const handoffNotice = await customerSays('I want to talk to a human', (t) => t.includes('can see this whole conversation'));
+    expect(handoffNotice.body.to).to.equal(CUSTOMER);
+    await app.hub.settled();
+
+    // The agent signs in and sees the queue entry with the earlier questions.
+    await page.goto(`${url}/agent`);
+    await page.fill('input[name=username]', 'ada');
+    await page.fill('input[name=password]', 'correct horse');
+    await page.click('#login-form button[type=submit]');
+    const row = page.locator('[data-testid=queue-row]', { hasText: 'Jürgen' });
+    await row.waitFor();
+    expect(await row.textContent()).to.include('whatsapp');
+    await row.click();
+    await page.locator('[data-testid=transcript-item].user', { hasText: 'How can I pay my bill by card?' }).waitFor();
+    await page.locator('[data-testid=transcript-item].user', { hasText: 'My order 55512 has not arrived' }).waitFor();
+    expect(await page.textContent('#d-summary')).to.include('55512');
+
+    // Claim and reply: the reply reaches the fake Graph API for the customer's number.
+    await page.click('#claim');
+    await page.waitForFunction(() => !(document.getElementById('send') as HTMLButtonElement).disabled);
+    await page.fill('#reply', 'Hi Jürgen, Ada here. I am checking order 55512.');
+    await page.click('#send');
+    await graph.waitFor((r) => r.api === 'whatsapp' && r.isMessage && textOf(r.body) === 'Hi Jürgen, Ada here. I am checking order 55512.');
+    const reply = graph.sent('whatsapp').find((r) => textOf(r.body).startsWith('Hi Jürgen, Ada here'))!;
+    expect(reply.body).to.include({ to: CUSTOMER, messaging_product: 'whatsapp' });
+
+    // While Ada owns the conversation the bot stays silent; the customer's message reaches the console.
+    const before = graph.sent('whatsapp').filter((r) => r.isMessage).length;
+    const raw = serializeLikeMeta(whatsappTextWebhook({ waId: CUSTOMER, name: 'Jürgen', text: 'How can I pay my bill by card?', phoneNumberId: PHONE_ID, wamid: `wamid.e2e.${++sequence}` }));
+    await fetch(`${url}/webhooks/whatsapp`, { method: 'POST', headers: { 'x-hub-signature-256': signBody(raw, 'w-secret') }, body: raw });
+    await page.locator('[data-testid=transcript-item].user', { hasText: 'How can I pay my bill by card?' }).nth(1).waitFor();
+    expect(graph.sent('whatsapp').filter((r) => r.isMessage).length, 'nothing sent by the bot').to.equal(before);
+
+    // Resolve: the bot answers the next question again.
+    await page.click('#resolve');
+    await graph.waitFor((r) => r.api === 'whatsapp' && r.isMessage && textOf(r.body).includes('has closed this chat'));
+    const cardAnswers = graph.sent('whatsapp').filter((r) => /card/i.test(textOf(r.body)) && !textOf(r.body).includes('closed')).length;
+    await customerSays('How can I pay my bill by card?', (t) => /card/i.test(t) && !t.includes('closed'));
+    expect(graph.sent('whatsapp').filter((r) => /card/i.test(textOf(r.body)) && !textOf(r.body).includes('closed')).length).to.be.greaterThan(cardAnswers);
+  });
+});
