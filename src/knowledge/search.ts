@@ -116,13 +116,38 @@ const EMPTY: SparseVector = { ids: new Int32Array(0), values: new Float32Array(0
 function wordFeatures(stems: string[]): string[] {
   const out: string[] = [];
   for (const s of stems) out.push(s);
-  for (let i = 0; i + 1 < stems.length; i++) out.push(stems[i] + '_' + stems[i + 1]);
+  for (let i = 0; i + 1 < stems.length; i++) {
+    if (!STOP_STEMS.has(stems[i]!) || !STOP_STEMS.has(stems[i + 1]!)) out.push(stems[i] + '_' + stems[i + 1]);
+  }
   return out;
 }
+
+/**
+ * Function words. A small knowledge base sees "what" or "the" in only a few phrasings, so plain IDF
+ * would rate them as rare and telling; they get a background document frequency (below), no
+ * character n-grams, and are never spelling-corrected.
+ */
+const STOPWORDS = new Set(
+  (
+    'a an the and or but if of to in on at by for with from into about as is are was were be been being am do does did ' +
+    'have has had i me my mine we us our you your he him his she her it its they them their this that these those ' +
+    'what which who whom whose when where why how can could would should will shall may might must ' +
+    'there here than then so too very just also not no please any some all t s im ive id dont doesnt cant'
+  ).split(' '),
+);
+const STOP_STEMS = new Set([...STOPWORDS].map(stem));
+const STOPWORD_DF_SHARE = 0.25;
+/**
+ * Document frequencies are counted as if the knowledge base also held this many background phrasings
+ * (where function words occur at STOPWORD_DF_SHARE and content words almost never): a prior that keeps
+ * IDF meaningful for a 40-entry help centre, and barely matters for 15,000 phrasings.
+ */
+const BACKGROUND_PHRASINGS = 1000;
 
 function charFeatures(words: string[]): string[] {
   const out: string[] = [];
   for (const w of words) {
+    if (STOPWORDS.has(w)) continue;
     const s = ' ' + w + ' ';
     for (let n = 3; n <= 4; n++) for (let i = 0; i + n <= s.length; i++) out.push('#' + s.slice(i, i + n));
   }
@@ -147,6 +172,8 @@ export class KnowledgeIndex implements KnowledgeSearcher {
   /** Feature id per feature string, inverse document frequency per feature id. */
   private readonly featureIds = new Map<string, number>();
   private idf = new Float32Array(0);
+  /** Weight of a query word the index has never seen: as rare as a word can be. */
+  private unknownWeight = 1;
   /** Word-feature postings over phrasings for nearest-phrasing search. */
   private postingStart = new Int32Array(0);
   private postingPhrasing = new Int32Array(0);
@@ -217,7 +244,12 @@ export class KnowledgeIndex implements KnowledgeSearcher {
       }
     }
     const n = docs.length;
-    this.idf = Float32Array.from(df, (d) => Math.log((n + 1) / (d + 1)) + 1);
+    const stopIds = new Set([...STOPWORDS].map((w) => this.featureIds.get(stem(w))).filter((id) => id !== undefined));
+    this.idf = Float32Array.from(df, (d, id) => {
+      const prior = stopIds.has(id) ? STOPWORD_DF_SHARE * BACKGROUND_PHRASINGS : 0;
+      return Math.log((n + BACKGROUND_PHRASINGS + 1) / (d + prior + 1)) + 1;
+    });
+    this.unknownWeight = Math.log(n + BACKGROUND_PHRASINGS + 1) + 1;
 
     const wordVectors = docs.map((d) => this.vectorize(d.word, []));
     const fullVectors = docs.map((d) => this.vectorize(d.word, d.char));
@@ -231,8 +263,12 @@ export class KnowledgeIndex implements KnowledgeSearcher {
     return { word: wordFeatures(stems), char: charFeatures(words) };
   }
 
-  /** TF-IDF, sublinear tf, L2-normalised; character n-grams get half the weight of words. */
-  private vectorize(word: string[], char: string[]): SparseVector {
+  /**
+   * TF-IDF, sublinear tf, L2-normalised; character n-grams get half the weight of words. `unknown`
+   * (query words the index has never seen) only adds to the norm: a message that is mostly about
+   * things the knowledge base never mentions cannot look like a close match.
+   */
+  private vectorize(word: string[], char: string[], unknown = 0): SparseVector {
     const counts = new Map<number, number>();
     const add = (fs: string[], scale: number) => {
       for (const f of fs) {
@@ -246,9 +282,9 @@ export class KnowledgeIndex implements KnowledgeSearcher {
     const ids = new Int32Array(counts.size);
     const values = new Float32Array(counts.size);
     let k = 0;
-    let norm = 0;
+    let norm = unknown * this.unknownWeight * this.unknownWeight;
     for (const [id, c] of counts) {
-      const v = (1 + Math.log(Math.max(c, 1))) * (c < 1 ? c : 1) * this.idf[id]!;
+      const v = (c < 1 ? c : 1 + Math.log(c)) * this.idf[id]!;
       ids[k] = id;
       values[k++] = v;
       norm += v * v;
@@ -382,7 +418,7 @@ export class KnowledgeIndex implements KnowledgeSearcher {
   /** Query words after spelling correction against the index vocabulary. */
   private correct(words: string[]): string[] {
     return words.map((w) => {
-      if (this.surface.has(w) || this.stems.has(stem(w)) || w.length < 3 || /\d/.test(w)) return w;
+      if (this.surface.has(w) || STOPWORDS.has(w) || this.stems.has(stem(w)) || w.length < 4 || /\d/.test(w)) return w;
       let fixed = this.corrections.get(w);
       if (fixed === undefined) {
         fixed = this.fuzzy(w);
@@ -416,8 +452,10 @@ export class KnowledgeIndex implements KnowledgeSearcher {
     const C = this.entries.length;
     const words = this.correct(tokenize(query));
     const f = this.featureStrings(words);
-    const q = this.vectorize(f.word, f.char);
-    const qWord = this.vectorize(f.word, []);
+    let unknown = 0;
+    for (const w of words) if (!STOPWORDS.has(w) && !this.featureIds.has(stem(w))) unknown++;
+    const q = this.vectorize(f.word, f.char, unknown);
+    const qWord = this.vectorize(f.word, [], unknown);
     const prob = new Float32Array(C);
     const nearest = new Float32Array(C);
     const centroid = new Float32Array(C);
@@ -489,7 +527,7 @@ export class KnowledgeIndex implements KnowledgeSearcher {
     const hasClassifier = this.weights !== undefined;
     const ranked: { e: number; rank: number; confidence: number }[] = [];
     for (let e = 0; e < this.entries.length; e++) {
-      if (nearest[e] === 0 && centroid[e] === 0 && prob[e]! < 0.01) continue;
+      if (nearest[e] === 0 && centroid[e] === 0) continue;
       const confidence = calibrate(hasClassifier ? prob[e]! : centroid[e]!, nearest[e]!);
       const rank = hasClassifier ? prob[e]! + 0.25 * nearest[e]! + 0.25 * centroid[e]! : nearest[e]! + centroid[e]!;
       ranked.push({ e, rank, confidence });
@@ -535,8 +573,8 @@ export function calibrate(probability: number, nearest: number): number {
   if (probability <= 0 || nearest <= 0) return 0;
   return clamp01(Math.pow(Math.pow(probability, 0.25) * Math.sqrt(nearest), CALIBRATION_POWER));
 }
-/** ln 0.5 / ln 0.28: the raw blend's dev cut-off (0.28) maps to 0.5. */
-const CALIBRATION_POWER = Math.log(0.5) / Math.log(0.28);
+/** ln 0.5 / ln 0.29: the raw blend's dev cut-off (0.29) maps to 0.5. */
+const CALIBRATION_POWER = Math.log(0.5) / Math.log(0.29);
 
 function bigrams(word: string): string[] {
   const s = ' ' + word + ' ';
