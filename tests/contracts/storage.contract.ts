@@ -22,6 +22,7 @@ export async function rejection(fn: () => unknown): Promise<Error> {
   expect.fail('expected a rejection, got success');
 }
 
+/** Keys that break naive file-per-key layouts: separators, traversal, case, unicode, NUL, 5,000 characters. */
 export const ODD_KEYS = [
   'channel/conversations/abc/users/def',
   'back\\slash\\key',
