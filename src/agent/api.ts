@@ -204,12 +204,14 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
       const record = await hub.mustGet(id(req));
       const transcript = await hub.transcript(record);
       const rejected = record.rejectedEntryIds.map((entryId) => ({ id: entryId, question: knowledge?.get(entryId)?.question }));
+      const failures = (await hub.deliveryFailures(record)).map((f) => ({ at: f.at, code: f.code, message: f.message, text: f.activity?.text }));
       return [
         200,
         {
           conversation: await view(record),
           transcript: transcript.map(slim),
           context: { reason: record.reason, question: record.question, rejected, summary: record.summary, team: record.team, priority: record.priority },
+          deliveryFailures: failures,
         },
       ];
     }),

@@ -37,7 +37,17 @@ import type { HandoffReason, HandoffRequest, Owner } from './types.js';
 export type ChannelAdapter = BotAdapter &
   Partial<MountableAdapter> & {
     replyWindow?(conversationId: string): ReplyWindow | undefined | Promise<ReplyWindow | undefined>;
+    /** Sends that finally failed (e.g. a WhatsApp `failed` status after the API accepted the message). */
+    sendFailures?(conversationId: string): Promise<DeliveryFailure[]>;
   };
+
+/** A message the platform did not deliver, as the Meta adapters record it. */
+export interface DeliveryFailure {
+  at: string;
+  code: number | string;
+  message: string;
+  activity?: Partial<Activity>;
+}
 
 /** A transcript store that can list one customer's conversations (optional; LowdbTranscriptStore has it). */
 export interface CustomerIndexedTranscripts {
@@ -268,6 +278,16 @@ export class HandoffHub {
     } catch (err) {
       this.logger.warn('reply window unavailable', { conversationId: record.id, error: (err as Error).message });
       return undefined;
+    }
+  }
+
+  /** Messages to this customer that the platform finally refused, so the console can say why a reply did not arrive. */
+  async deliveryFailures(record: Pick<ConversationRecord, 'id' | 'channelId'>): Promise<DeliveryFailure[]> {
+    try {
+      return (await this.adapters[record.channelId]?.sendFailures?.(record.id)) ?? [];
+    } catch (err) {
+      this.logger.warn('delivery failures unavailable', { conversationId: record.id, error: (err as Error).message });
+      return [];
     }
   }
 

@@ -79,6 +79,7 @@ describe('handoff end to end: WhatsApp customer → agent console → WhatsApp',
     const row = page.locator('[data-testid=queue-row]', { hasText: 'Jürgen' });
     await row.waitFor();
     expect(await row.textContent()).to.include('whatsapp');
+    await page.locator('[data-testid=queue-row]', { hasText: 'Reply window: 23h' }).waitFor(); // WhatsApp's 24-hour window, counting down
     await row.click();
     await page.locator('[data-testid=transcript-item].user', { hasText: 'How can I pay my bill by card?' }).waitFor();
     await page.locator('[data-testid=transcript-item].user', { hasText: 'My order 55512 has not arrived' }).waitFor();
@@ -92,6 +93,13 @@ describe('handoff end to end: WhatsApp customer → agent console → WhatsApp',
     await graph.waitFor((r) => r.api === 'whatsapp' && r.isMessage && textOf(r.body) === 'Hi Jürgen, Ada here. I am checking order 55512.');
     const reply = graph.sent('whatsapp').find((r) => textOf(r.body).startsWith('Hi Jürgen, Ada here'))!;
     expect(reply.body).to.include({ to: CUSTOMER, messaging_product: 'whatsapp' });
+
+    // When Meta refuses a reply because the window closed, the console says so instead of losing it.
+    graph.failNext(1, { status: 400, code: 131047, message: 'Re-engagement message' });
+    await page.fill('#reply', 'Are you still there?');
+    await page.click('#send');
+    await page.waitForFunction(() => (document.getElementById('error')!.textContent ?? '').includes('reply window is closed'));
+    expect(await page.inputValue('#reply'), 'the unsent reply stays in the box').to.equal('Are you still there?');
 
     // While Ada owns the conversation the bot stays silent; the customer's message reaches the console.
     const before = graph.sent('whatsapp').filter((r) => r.isMessage).length;

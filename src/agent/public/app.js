@@ -372,6 +372,9 @@ function renderDetail() {
     el('dt', {}, 'Rejected'), el('dd', {}, context.rejected?.length ? context.rejected.map((r) => r.question || r.id).join('; ') : '—'),
     el('dt', {}, 'Priority'), el('dd', {}, String(context.priority ?? c.priority)),
   );
+  const failures = state.detail.deliveryFailures || [];
+  $('d-failures').hidden = failures.length === 0;
+  $('d-failure-list').replaceChildren(...failures.map((f) => el('li', { class: 'failure' }, `${new Date(f.at).toLocaleString()}: ${f.text ? `"${f.text.slice(0, 60)}" — ` : ''}${f.message} (code ${f.code})`)));
   $('d-summary').textContent = context.summary?.text || 'No emails, phone numbers, order numbers or dates mentioned.';
   $('d-notes').replaceChildren(...c.notes.map((n) => el('li', {}, el('b', {}, n.agentName), ': ', n.text)));
   renderTranscript();
