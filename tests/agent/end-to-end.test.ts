@@ -7,7 +7,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { silentLogger } from '../../src/log.js';
 import { signBody } from '../../adapters/shared/verify.js';
-import { serializeLikeMeta, whatsappTextWebhook } from '../../adapters/shared/sample-events.js';
+import { messengerTextWebhook, serializeLikeMeta, whatsappTextWebhook } from '../../adapters/shared/sample-events.js';
 import { FakeGraph, type RecordedRequest } from '../fakes/graph.js';
 import { launchBrowser } from '../helpers/browser.js';
 
@@ -114,5 +114,89 @@ describe('handoff end to end: WhatsApp customer → agent console → WhatsApp',
     const cardAnswers = graph.sent('whatsapp').filter((r) => /card/i.test(textOf(r.body)) && !textOf(r.body).includes('closed')).length;
     await customerSays('How can I pay my bill by card?', (t) => /card/i.test(t) && !t.includes('closed'));
     expect(graph.sent('whatsapp').filter((r) => /card/i.test(textOf(r.body)) && !textOf(r.body).includes('closed')).length).to.be.greaterThan(cardAnswers);
+  });
+});
+
+describe('handoff end to end on Messenger and Web Chat, through the agent API', function () {
+  this.timeout(60_000);
+  let app: App;
+  let graph: FakeGraph;
+  let url: string;
+  let dataDir: string;
+  let token: string;
+
+  before(async () => {
+    graph = new FakeGraph();
+    const graphUrl = await graph.start();
+    dataDir = await mkdtemp(join(tmpdir(), 'switchboard-e2e-handoff2-'));
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      KNOWLEDGE_DIR: 'knowledge',
+      GRAPH_API_URL: graphUrl,
+      MESSENGER_APP_SECRET: 'm-secret',
+      MESSENGER_VERIFY_TOKEN: 'v',
+      MESSENGER_PAGE_ACCESS_TOKEN: 'page-token',
+      BUSINESS_HOURS: 'Mon-Sun 00:00-24:00',
+    });
+    app = await buildApp({ config, logger: silentLogger, watchKnowledge: false, sleep: async () => {} });
+    url = await app.listen(0, '127.0.0.1');
+    await app.accounts.add('bob', 'correct horse', { displayName: 'Bob' });
+    const login = await fetch(`${url}/api/agent/login`, { method: 'POST', body: JSON.stringify({ username: 'bob', password: 'correct horse' }) });
+    token = ((await login.json()) as { token: string }).token;
+  });
+  after(async () => {
+    await app?.close();
+    await graph?.close();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
+  });
+
+  const agent = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${url}/api/agent${path}`, { method, headers: { authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  async function eventually<T>(get: () => Promise<T> | T, ok: (v: T) => boolean): Promise<T> {
+    for (let i = 0; i < 400; i++) {
+      const v = await get();
+      if (ok(v)) return v;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error('condition not met in time');
+  }
+
+  it('hands a Messenger customer to an agent and delivers the reply at the Send API', async () => {
+    const psid = '7777000011';
+    const raw = serializeLikeMeta(messengerTextWebhook({ psid, text: 'can I speak to someone', mid: 'm_e2e_1' }));
+    expect((await fetch(`${url}/webhooks/messenger`, { method: 'POST', headers: { 'x-hub-signature-256': signBody(raw, 'm-secret') }, body: raw })).status).to.equal(200);
+    await graph.waitFor((r) => r.api === 'messenger' && r.isMessage && (r.body.message?.text ?? '').includes('can see this whole conversation'));
+    const queued = await eventually(() => agent('GET', '/conversations?status=queued'), (r) => r.body.conversations.length === 1);
+    const id = queued.body.conversations[0].id;
+    expect(queued.body.conversations[0]).to.include({ channelId: 'messenger', reason: 'customer-asked' });
+    expect((await agent('POST', `/conversations/${encodeURIComponent(id)}/claim`)).status).to.equal(200);
+    expect((await agent('POST', `/conversations/${encodeURIComponent(id)}/messages`, { text: 'Hi, Bob here on Messenger.' })).status).to.equal(201);
+    await graph.waitFor((r) => r.api === 'messenger' && r.isMessage && r.body.message?.text === 'Hi, Bob here on Messenger.');
+    const sent = graph.sent('messenger').find((r) => r.body.message?.text === 'Hi, Bob here on Messenger.')!;
+    expect(sent.body.recipient).to.deep.equal({ id: psid });
+    expect((await agent('POST', `/conversations/${encodeURIComponent(id)}/resolve`)).status).to.equal(200);
+  });
+
+  it('hands a Web Chat customer to an agent and delivers the reply over Direct Line', async () => {
+    const webchat = app.adapters.webchat as unknown as { generateToken(): { conversationId: string; token: string } };
+    const { conversationId, token: dl } = webchat.generateToken();
+    const dlBase = `${url}/v3/directline/conversations/${conversationId}/activities`;
+    const post = (text: string) =>
+      fetch(dlBase, { method: 'POST', headers: { authorization: `Bearer ${dl}`, 'content-type': 'application/json' }, body: JSON.stringify({ type: 'message', from: { id: 'dl-user' }, text }) });
+    const texts = async () => (((await (await fetch(dlBase, { headers: { authorization: `Bearer ${dl}` } })).json()) as { activities: any[] }).activities.map((a) => a.text));
+    await post('I want a real human');
+    await eventually(texts, (t) => t.some((x) => x?.includes('can see this whole conversation')));
+    expect((await agent('GET', `/conversations/${encodeURIComponent(conversationId)}`)).body.conversation).to.include({ owner: 'queued', channelId: 'webchat' });
+    // The Direct Line token of the customer does not open the agent API.
+    expect((await fetch(`${url}/api/agent/conversations`, { headers: { authorization: `Bearer ${dl}` } })).status).to.equal(401);
+    await agent('POST', `/conversations/${encodeURIComponent(conversationId)}/claim`);
+    await agent('POST', `/conversations/${encodeURIComponent(conversationId)}/messages`, { text: 'Hi, Bob here in the web chat.' });
+    await eventually(texts, (t) => t.includes('Hi, Bob here in the web chat.'));
+    await agent('POST', `/conversations/${encodeURIComponent(conversationId)}/resolve`);
+    await post('How can I pay my bill by card?');
+    await eventually(texts, (t) => t.some((x) => /card/i.test(x ?? '') && x !== 'How can I pay my bill by card?')); // the bot answers again
   });
 });
