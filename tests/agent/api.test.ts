@@ -194,3 +194,36 @@ describe('agent API', () => {
     });
   });
 });
+
+describe('agent API routing rules', () => {
+  let f: ApiFixture;
+  beforeEach(async () => {
+    f = await createApiFixture([]);
+    await f.accounts.add('solo', PASSWORD, { capacity: 1 });
+    await f.accounts.add('biller', PASSWORD, { teams: ['billing'] });
+    await f.accounts.add('techie', PASSWORD, { teams: ['tech'] });
+  });
+  afterEach(() => f.stop());
+
+  it("refuses a claim beyond the agent's capacity", async () => {
+    await f.customer('conv-1').receiveActivity('agent please');
+    await f.customer('conv-2').receiveActivity('agent please');
+    const solo = await f.login('solo');
+    expect((await f.call('POST', '/api/agent/conversations/conv-1/claim', solo)).status).to.equal(200);
+    const second = await f.call('POST', '/api/agent/conversations/conv-2/claim', solo);
+    expect(second.status).to.equal(409);
+    expect(second.body.message).to.include('capacity 1');
+  });
+
+  it("keeps a team's conversation for that team's agents", async () => {
+    await f.customer('conv-1').receiveActivity('agent please');
+    const biller = await f.login('biller');
+    await f.call('POST', '/api/agent/conversations/conv-1/claim', biller);
+    await f.call('POST', '/api/agent/conversations/conv-1/transfer', biller, { team: 'billing' });
+    const techie = await f.login('techie');
+    const refused = await f.call('POST', '/api/agent/conversations/conv-1/claim', techie);
+    expect(refused.status).to.equal(409);
+    expect(refused.body.message).to.include('team billing');
+    expect((await f.call('POST', '/api/agent/conversations/conv-1/claim', biller)).status).to.equal(200);
+  });
+});
