@@ -120,7 +120,13 @@ async function transcriptSeries() {
         if (r % 2 === 0) await l.fresh.time(() => l.durable.logActivity(activity(l.channelId, `new-${r}`, `new-user-${r}`, 0)));
       }
     }
-    return { levels, setupMs };
+    // Reads the agent console does: one channel's conversation list and one customer's conversations.
+    const biggest = levels[levels.length - 1];
+    const list = new Samples();
+    const ofUser = new Samples();
+    for (let i = 0; i < 5; i++) await list.time(() => biggest.durable.listTranscripts(biggest.channelId));
+    for (let i = 0; i < 50; i++) await ofUser.time(() => biggest.durable.listTranscriptsOfUser(biggest.channelId, `new-user-${i * 2}`));
+    return { levels, setupMs, list, ofUser };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -147,7 +153,7 @@ const f = (ms: number) => ms.toFixed(2);
 
 /** Runs the storage benchmark and returns its BENCHMARKS.md section. */
 export async function run(): Promise<BenchSection> {
-  const { levels, setupMs } = await transcriptSeries();
+  const { levels, setupMs, list, ofUser } = await transcriptSeries();
   const stateDurable = await stateSeries(true);
   const stateFast = await stateSeries(false);
   const first = levels[0];
@@ -173,6 +179,8 @@ export async function run(): Promise<BenchSection> {
   lines.push(`| reply (fsync off) | ${ok(last.existingFast.p50 / first.existingFast.p50)} |`);
   lines.push(`| new conversation | ${ok(last.fresh.p50 / first.fresh.p50)} |`);
   lines.push(`| first touch after restart | ${ok(last.firstTouch.p50 / first.firstTouch.p50)} |`);
+  lines.push('');
+  lines.push(`Reads at 100,000 conversations: \`listTranscripts\` (first page; reads the channel index) p50 ${f(list.p50)} ms; \`listTranscriptsOfUser\` (one customer's index) p50 ${f(ofUser.p50)} ms.`);
   lines.push('');
   lines.push(`Setup: ${(setupMs / 1000).toFixed(1)} s to write ${LEVELS.reduce((a, b) => a + b, 0).toLocaleString('en')} conversations directly.`);
   lines.push('');
