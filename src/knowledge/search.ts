@@ -89,7 +89,10 @@ export function stem(word: string): string {
 
 /** Whether an entry may be shown in this context: validity days (inclusive, UTC), channel, locale. */
 export function isAvailable(entry: KnowledgeEntry, context: SearchContext, now: Date): boolean {
-  const day = now.toISOString().slice(0, 10);
+  return availableOn(entry, context, now.toISOString().slice(0, 10));
+}
+
+function availableOn(entry: KnowledgeEntry, context: SearchContext, day: string): boolean {
   if (entry.validFrom && day < entry.validFrom) return false;
   if (entry.validUntil && day > entry.validUntil) return false;
   if (context.channel && entry.channels && !(entry.channels as readonly string[]).includes(context.channel)) return false;
@@ -514,32 +517,34 @@ export class KnowledgeIndex implements KnowledgeSearcher {
   explain(query: string, limit = 5): { id: string; probability: number; nearest: number; centroid: number }[] {
     const { prob, nearest, centroid } = this.signals(query);
     return [...this.entries.keys()]
-      .sort((a, b) => prob[b]! + 0.25 * (nearest[b]! + centroid[b]!) - (prob[a]! + 0.25 * (nearest[a]! + centroid[a]!)))
+      .sort((a, b) => prob[b]! + RANK_SIMILARITY_WEIGHT * (nearest[b]! + centroid[b]!) - (prob[a]! + RANK_SIMILARITY_WEIGHT * (nearest[a]! + centroid[a]!)))
       .slice(0, limit)
       .map((e) => ({ id: this.entries[e]!.id, probability: prob[e]!, nearest: nearest[e]!, centroid: centroid[e]! }));
   }
 
   /** Ranked matches, best first, only entries available in this context. */
   search(query: string, options: SearchOptions = {}): SearchMatch[] {
-    const limit = options.limit ?? 5;
-    const now = options.now ?? this.clock.now();
+    const limit = Math.max(0, options.limit ?? 5);
+    const day = (options.now ?? this.clock.now()).toISOString().slice(0, 10);
     const { prob, nearest, centroid } = this.signals(query);
     const hasClassifier = this.weights !== undefined;
-    const ranked: { e: number; rank: number; confidence: number }[] = [];
+    // Keep the best `limit` available entries in rank order (insertion into a short list: no full sort,
+    // and availability is only checked for entries good enough to make the list).
+    const best: { e: number; rank: number }[] = [];
     for (let e = 0; e < this.entries.length; e++) {
       if (nearest[e] === 0 && centroid[e] === 0) continue;
-      const confidence = calibrate(hasClassifier ? prob[e]! : centroid[e]!, nearest[e]!);
-      const rank = hasClassifier ? prob[e]! + 0.25 * nearest[e]! + 0.25 * centroid[e]! : nearest[e]! + centroid[e]!;
-      ranked.push({ e, rank, confidence });
+      const rank = hasClassifier ? prob[e]! + RANK_SIMILARITY_WEIGHT * (nearest[e]! + centroid[e]!) : nearest[e]! + centroid[e]!;
+      if (best.length >= limit && rank <= best[best.length - 1]!.rank) continue;
+      if (!availableOn(this.entries[e]!, options, day)) continue;
+      let at = best.length;
+      while (at > 0 && best[at - 1]!.rank < rank) at--;
+      best.splice(at, 0, { e, rank });
+      if (best.length > limit) best.pop();
     }
-    ranked.sort((a, b) => b.rank - a.rank);
-    const out: SearchMatch[] = [];
-    for (const r of ranked) {
-      if (out.length >= limit) break;
-      const entry = this.entries[r.e]!;
-      if (isAvailable(entry, options, now)) out.push({ entry, confidence: clamp01(r.confidence) });
-    }
-    return out;
+    return best.map(({ e }) => ({
+      entry: this.entries[e]!,
+      confidence: calibrate(hasClassifier ? prob[e]! : centroid[e]!, nearest[e]!),
+    }));
   }
 
   /** Answer when the top match is confident, suggest close ones when some are near, else none. */
@@ -556,6 +561,8 @@ export class KnowledgeIndex implements KnowledgeSearcher {
 }
 
 const CHAR_SCALE = 0.5;
+/** Ranking = classifier probability + this × (nearest + centroid cosines): the cosines break near-ties. */
+const RANK_SIMILARITY_WEIGHT = 0.25;
 const LEARNING_RATE = 2;
 const BIAS_RATE = 0.1;
 const MIN_EPOCHS = 3;
