@@ -64,6 +64,8 @@ interface Outbound {
 export const DEDUPE_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const OUTBOUND_KEPT_PER_CONVERSATION = 50;
 const FAILURES_KEPT_PER_CONVERSATION = 50;
+/** Signed bodies we could not read, kept for a person to look at. */
+const UNPARSED_KEPT = 200;
 const STATUS_RANK: Record<MessageStatus, number> = { sent: 1, delivered: 2, read: 3, failed: 4 };
 
 /** One channel's journal file; `open` it, then use it from one adapter instance at a time. */
@@ -76,11 +78,17 @@ export class ChannelJournal {
   private readonly outboundByMid = new Map<string, { conv: string; o: Outbound }>();
   private readonly failures = new Map<string, SendFailure[]>();
   private readonly profiles = new Map<string, string>();
+  private readonly unparsed: Rec[] = [];
   private queue: { line: string; durable: boolean; resolve: () => void; reject: (e: Error) => void }[] = [];
   private flushing?: Promise<void>;
+  private appendedBytes = 0;
   readonly file: string;
 
-  constructor(dir: string, private readonly now: () => number = Date.now) {
+  /**
+   * @param compactAfterBytes rewrite the file once this much was appended since the last compaction
+   *   (default 32 MiB), so a long-running server's journal stays small.
+   */
+  constructor(dir: string, private readonly now: () => number = Date.now, private readonly compactAfterBytes = 32 * 1024 * 1024) {
     this.file = join(dir, 'journal.jsonl');
   }
 
@@ -103,6 +111,11 @@ export class ChannelJournal {
       }
       this.apply(rec);
     }
+    await this.rewrite();
+  }
+
+  /** The whole state as the fewest records: what compaction writes. */
+  private snapshot(): Rec[] {
     const cutoff = this.now() - DEDUPE_RETENTION_MS;
     const compact: Rec[] = [];
     for (const [id, at] of this.seen) {
@@ -118,18 +131,27 @@ export class ChannelJournal {
         if (o.status !== 'sent') compact.push({ t: 'status', mid: o.mid, status: o.status, at: o.at });
       }
     for (const list of this.failures.values()) for (const failure of list) compact.push({ t: 'fail', failure });
+    compact.push(...this.unparsed);
     for (const item of this.pending.values())
       compact.push({ t: 'in', id: item.id, conv: item.conversationId, at: item.at, activity: item.activity, win: item.opensWindow });
+    return compact;
+  }
+
+  /** Replaces the file with a snapshot (write to a temp file, fsync, rename) and reopens it for appends. */
+  private async rewrite(): Promise<void> {
     const tmp = this.file + '.tmp';
     const out = await open(tmp, 'w');
     try {
-      await out.writeFile(compact.map((r) => JSON.stringify(r) + '\n').join(''));
+      await out.writeFile(this.snapshot().map((r) => JSON.stringify(r) + '\n').join(''));
       await out.datasync();
     } finally {
       await out.close();
     }
+    await this.fh?.close();
+    this.fh = undefined;
     await rename(tmp, this.file);
     this.fh = await open(this.file, 'a');
+    this.appendedBytes = 0;
   }
 
   private apply(rec: Rec): void {
@@ -165,6 +187,8 @@ export class ChannelJournal {
         this.profiles.set(rec.conv, rec.name);
         break;
       case 'unparsed':
+        this.unparsed.push(rec);
+        if (this.unparsed.length > UNPARSED_KEPT) this.unparsed.shift();
         break;
     }
   }
@@ -205,9 +229,19 @@ export class ChannelJournal {
         this.queue = [];
         try {
           if (!this.fh) throw new Error('journal is closed');
-          await this.fh.write(batch.map((b) => b.line).join(''));
+          const text = batch.map((b) => b.line).join('');
+          await this.fh.write(text);
           if (batch.some((b) => b.durable)) await this.fh.datasync();
+          this.appendedBytes += Buffer.byteLength(text);
           for (const b of batch) b.resolve();
+          // Compact only between batches with nothing queued: queued records are already in memory
+          // and would otherwise be written twice.
+          if (this.appendedBytes > this.compactAfterBytes && this.queue.length === 0) {
+            await this.rewrite().catch(async () => {
+              // Keep appending to whichever file is there; compaction is retried after the next batch.
+              this.fh ??= await open(this.file, 'a').catch(() => undefined);
+            });
+          }
         } catch (err) {
           const e = new InboxStorageError(this.file, err);
           for (const b of batch) b.reject(e);
@@ -318,7 +352,9 @@ export class ChannelJournal {
 
   /** Keeps a signed body our schema could not read, so it is not lost; answered 200 so Meta does not disable the webhook. */
   async recordUnparsed(body: string, reason: string): Promise<void> {
-    await this.write([{ t: 'unparsed', at: this.now(), reason, body }], true);
+    const rec: Rec = { t: 'unparsed', at: this.now(), reason, body };
+    this.apply(rec);
+    await this.write([rec], true);
   }
 
   /** Waits for queued writes, then closes the file. */

@@ -29,6 +29,27 @@ describe('ChannelJournal (durable inbox)', () => {
     await k.close();
   });
 
+  it('compacts itself while running once enough was appended, keeping every fact', async () => {
+    const j = new ChannelJournal(dir, () => 5000, 2000);
+    await j.open();
+    for (let i = 0; i < 40; i++) {
+      await j.accept([item(`m${i}`, `c${i % 3}`, 5000 + i)]);
+      await j.done(`m${i}`);
+    }
+    await j.accept([item('left-pending', 'c9', 9000)]);
+    await j.recordUnparsed('{"odd":true}', 'unknown shape');
+    await j.close();
+    const text = await readFile(join(dir, 'journal.jsonl'), 'utf8');
+    expect(text.split('"t":"done"').length - 1).to.be.lessThan(10); // compaction dropped most done markers
+    const k = new ChannelJournal(dir, () => 6000);
+    await k.open();
+    expect(k.isDuplicate('m0')).to.equal(true);
+    expect(k.pendingItems().map((i) => i.id)).to.deep.equal(['left-pending']);
+    expect(k.lastCustomerMessageAt('c0')).to.equal(5039);
+    expect(await readFile(join(dir, 'journal.jsonl'), 'utf8')).to.include('"t":"unparsed"');
+    await k.close();
+  });
+
   it('forgets dedupe keys after the retention period when compacting', async () => {
     const j = new ChannelJournal(dir, () => 1000);
     await j.open();
