@@ -118,6 +118,8 @@ export class LowdbTranscriptStore implements TranscriptStore {
   private readonly known = new BoundedSet<string>(50_000);
   /** (conversation, customer) pairs already in the customer's index. */
   private readonly knownCustomers = new BoundedSet<string>(50_000);
+  /** Each channel's conversation list, read from its index on first use and kept up to date by this process. */
+  private readonly indexes = new Map<string, Promise<Map<string, TranscriptInfo>>>();
 
   constructor(options: LowdbTranscriptStoreOptions) {
     if (!options?.dir) throw new Error('LowdbTranscriptStore: options.dir is required (the data folder, e.g. config.dataDir)');
@@ -179,6 +181,9 @@ export class LowdbTranscriptStore implements TranscriptStore {
       // First activity of this conversation seen by this process: is it a new conversation?
       if (!known && !(await fileExists(file, WHERE))) {
         await this.lines<IndexLine>(this.channelIndexFile(channelId)).append([{ id: conversationId, created }]);
+        await this.updateIndex(channelId, (m) => {
+          if (!m.has(conversationId)) m.set(conversationId, { channelId, id: conversationId, created: new Date(created) });
+        });
       }
       this.known.delete(file); // if the append fails, the next one checks the file's tail again
       await this.lines<Activity>(file).append([copy as unknown as Activity], { tailChecked: known });
@@ -215,8 +220,7 @@ export class LowdbTranscriptStore implements TranscriptStore {
     return activityPage(await this.readTranscript(channelId, conversationId, startDate), continuationToken, this.pageSize);
   }
 
-  /** Every conversation of a channel, oldest first. Reads the channel index once (no per-conversation files). */
-  async allTranscripts(channelId: string): Promise<TranscriptInfo[]> {
+  private async loadIndex(channelId: string): Promise<Map<string, TranscriptInfo>> {
     const lines = await this.readLines<IndexLine>(this.channelIndexFile(channelId));
     const byId = new Map<string, TranscriptInfo>();
     for (const l of lines) {
@@ -224,7 +228,32 @@ export class LowdbTranscriptStore implements TranscriptStore {
       if (l.deleted) byId.delete(l.id);
       else if (!byId.has(l.id)) byId.set(l.id, { channelId, id: l.id, created: new Date(l.created ?? 0) });
     }
-    return [...byId.values()].sort((a, b) => a.created.getTime() - b.created.getTime());
+    return byId;
+  }
+
+  private channelIndex(channelId: string): Promise<Map<string, TranscriptInfo>> {
+    let index = this.indexes.get(channelId);
+    if (!index) {
+      index = this.loadIndex(channelId);
+      this.indexes.set(channelId, index);
+      index.catch(() => this.indexes.delete(channelId)); // a failed read is retried next time
+    }
+    return index;
+  }
+
+  /** Applies a change to the cached list, if one is loaded (or loading); changes are idempotent. */
+  private async updateIndex(channelId: string, change: (m: Map<string, TranscriptInfo>) => void) {
+    const index = this.indexes.get(channelId);
+    if (index) change(await index.catch(() => new Map()));
+  }
+
+  /**
+   * Every conversation of a channel, oldest first. The channel index is read once per process, then
+   * kept in memory (about 150 bytes per conversation) and updated by this store's own writes.
+   */
+  async allTranscripts(channelId: string): Promise<TranscriptInfo[]> {
+    const index = await this.channelIndex(channelId);
+    return [...index.values()].map((t) => ({ ...t, created: new Date(t.created) })).sort((a, b) => a.created.getTime() - b.created.getTime());
   }
 
   async listTranscripts(channelId: string, continuationToken?: string): Promise<PagedResult<TranscriptInfo>> {
@@ -254,7 +283,10 @@ export class LowdbTranscriptStore implements TranscriptStore {
     await this.queue.run(`${channelId}\u0000${conversationId}`, async () => {
       const existed = await unlinkIfExists(file, WHERE);
       this.known.delete(file);
-      if (existed) await this.lines<IndexLine>(this.channelIndexFile(channelId)).append([{ id: conversationId, deleted: true }]);
+      if (existed) {
+        await this.lines<IndexLine>(this.channelIndexFile(channelId)).append([{ id: conversationId, deleted: true }]);
+        await this.updateIndex(channelId, (m) => void m.delete(conversationId));
+      }
       // Customer indexes keep their line; listTranscriptsOfUser drops conversations whose file is gone.
     });
   }

@@ -138,6 +138,18 @@ describe('LowdbTranscriptStore', () => {
     expect((await store.readTranscript('test', 'c1')).map((a) => a.id)).to.deep.equal(['b']);
   });
 
+  it('keeps the conversation list it has read up to date with its own new and deleted conversations', async () => {
+    const store = new LowdbTranscriptStore({ dir });
+    await store.logActivity(message('test', 'c1', 'a', 1));
+    expect((await store.listTranscripts('test')).items.map((t) => t.id)).to.deep.equal(['c1']);
+    await store.logActivity(message('test', 'c2', 'b', 2));
+    await store.logActivity(message('test', 'c1', 'c', 3));
+    expect((await store.listTranscripts('test')).items.map((t) => t.id)).to.deep.equal(['c1', 'c2']);
+    await store.deleteTranscript('test', 'c1');
+    expect((await store.listTranscripts('test')).items.map((t) => t.id)).to.deep.equal(['c2']);
+    expect((await new LowdbTranscriptStore({ dir }).listTranscripts('test')).items.map((t) => t.id)).to.deep.equal(['c2']);
+  });
+
   it('tolerates a torn line in the conversation index', async () => {
     const store = new LowdbTranscriptStore({ dir });
     await store.logActivity(message('test', 'c1', 'a', 1));
