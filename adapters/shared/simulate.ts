@@ -14,7 +14,7 @@ import { messengerTextWebhook, serializeLikeMeta, whatsappTextWebhook } from './
 
 /** Builds, signs and posts one webhook; returns what happened, for the CLI to print. */
 export async function simulate(o: { channel: 'messenger' | 'whatsapp'; text: string; from?: string; name?: string; url: string; env?: Record<string, string | undefined> }) {
-  const config = loadConfig(o.env ?? process.env);
+  const config = loadConfig(o.env); // undefined: the environment, read inside src/config.ts
   let body: unknown;
   let secret: string;
   if (o.channel === 'messenger') {
