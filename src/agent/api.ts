@@ -22,6 +22,9 @@ import { AgentSessions, DEFAULT_SESSION_TTL_MS, type AgentAccounts, type AgentSe
 
 /** Largest JSON body the agent API reads. */
 export const MAX_AGENT_BODY_BYTES = 64 * 1024;
+/** Failed sign-ins per name before it is locked for `LOGIN_LOCK_MS` (slows password guessing). */
+export const MAX_FAILED_LOGINS = 5;
+export const LOGIN_LOCK_MS = 5 * 60 * 1000;
 /** SSE keep-alive comment interval (proxies close idle streams). */
 export const SSE_KEEPALIVE_MS = 15_000;
 
@@ -154,12 +157,24 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
 
   const id = (req: Request) => String(req.params.id);
 
+  const failedLogins = new Map<string, { count: number; lockedUntil: number }>();
   server.post(
     '/api/agent/login',
     route(async (req) => {
       const body = parse(loginBody, await readJson(req), 'login');
+      const key = body.username.trim().toLowerCase();
+      const failed = failedLogins.get(key);
+      if (failed && failed.lockedUntil > clock.now().getTime()) {
+        throw new HttpError(429, 'TooManyRequests', `agent API: too many failed sign-ins for ${key}; try again in a few minutes`);
+      }
       const agent = await accounts.verify(body.username, body.password);
-      if (!agent) throw new HttpError(401, 'Unauthorized', 'agent API: wrong name or password');
+      if (!agent) {
+        const count = (failed?.count ?? 0) + 1;
+        failedLogins.set(key, { count: count >= MAX_FAILED_LOGINS ? 0 : count, lockedUntil: count >= MAX_FAILED_LOGINS ? clock.now().getTime() + LOGIN_LOCK_MS : 0 });
+        if (failedLogins.size > 10_000) failedLogins.delete(failedLogins.keys().next().value!); // bounded memory
+        throw new HttpError(401, 'Unauthorized', 'agent API: wrong name or password');
+      }
+      failedLogins.delete(key);
       const { token, expiresAt } = sessions.create(agent);
       logger.info('agent signed in', { agentId: agent.id });
       return [200, { token, expiresAt: expiresAt.toISOString(), agent }];
