@@ -25,6 +25,9 @@ const PHONE = '106540352242922';
 interface Figures {
   p50: number;
   p99: number;
+  /** Without each customer's first message (200 new customers arriving in one burst). */
+  steadyP50: number;
+  steadyP99: number;
   count: number;
   perSecond: number;
 }
@@ -56,6 +59,7 @@ async function measure(channel: 'messenger' | 'whatsapp', customers: number, per
   });
 
   const latencies: number[] = [];
+  const steady: number[] = [];
   const started = performance.now();
   await Promise.all(
     Array.from({ length: customers }, async (_, c) => {
@@ -71,6 +75,7 @@ async function measure(channel: 'messenger' | 'whatsapp', customers: number, per
         if (res.status !== 200) throw new Error(`bench/meta: webhook answered ${res.status}`);
         await replied;
         latencies.push(performance.now() - t0);
+        if (i > 0) steady.push(performance.now() - t0);
       }
     }),
   );
@@ -80,7 +85,15 @@ async function measure(channel: 'messenger' | 'whatsapp', customers: number, per
   await graph.close();
   await rm(dataDir, { recursive: true, force: true });
   latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), count: latencies.length, perSecond: latencies.length / elapsed };
+  steady.sort((a, b) => a - b);
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    steadyP50: percentile(steady, 50),
+    steadyP99: percentile(steady, 99),
+    count: latencies.length,
+    perSecond: latencies.length / elapsed,
+  };
 }
 
 /** The BenchSection for BENCHMARKS.md. */
@@ -90,8 +103,8 @@ export async function run(): Promise<BenchSection> {
     await measure(channel, 10, 3); // warm-up (JIT, connection pools)
     const one = await measure(channel, 1, 100);
     const many = await measure(channel, 200, 3);
-    rows.push(`| ${channel} | 1 | ${one.count} | ${one.p50.toFixed(1)} | ${one.p99.toFixed(1)} | ${one.perSecond.toFixed(0)} |`);
-    rows.push(`| ${channel} | 200 | ${many.count} | ${many.p50.toFixed(1)} | ${many.p99.toFixed(1)} | ${many.perSecond.toFixed(0)} (saturation) |`);
+    rows.push(`| ${channel} | 1 | ${one.count} | ${one.p50.toFixed(1)} | ${one.p99.toFixed(1)} | ${one.steadyP50.toFixed(1)} / ${one.steadyP99.toFixed(1)} | ${one.perSecond.toFixed(0)} |`);
+    rows.push(`| ${channel} | 200 | ${many.count} | ${many.p50.toFixed(0)} | ${many.p99.toFixed(0)} | ${many.steadyP50.toFixed(0)} / ${many.steadyP99.toFixed(0)} | ${many.perSecond.toFixed(0)} (saturation) |`);
   }
   return {
     title: 'Messenger and WhatsApp webhooks',
@@ -100,8 +113,10 @@ export async function run(): Promise<BenchSection> {
       'Signed webhook POST → durable inbox (fdatasync) → 200 → bot turn → Send API / messages API call arriving at the local fake Graph server.',
       'Each customer sends its next message when the previous reply has arrived. Load generator, server and fake Graph share one Node process on the 2-core machine; read receipts / typing calls are included in the load.',
       '',
-      '| channel | concurrent customers | messages | p50 ms | p99 ms | messages/s |',
-      '| --- | --- | --- | --- | --- | --- |',
+      'The "later messages" column leaves out each customer\'s first message: with 200 customers, those 200 arrive in one burst at the start and make up the p99 tail.',
+      '',
+      '| channel | concurrent customers | messages | p50 ms | p99 ms | later messages p50 / p99 ms | messages/s |',
+      '| --- | --- | --- | --- | --- | --- | --- |',
       ...rows,
     ].join('\n'),
   };
