@@ -122,11 +122,13 @@ async function transcriptSeries() {
     }
     // Reads the agent console does: one channel's conversation list and one customer's conversations.
     const biggest = levels[levels.length - 1];
+    const listFirst = new Samples();
     const list = new Samples();
     const ofUser = new Samples();
+    await listFirst.time(() => new LowdbTranscriptStore({ dir }).listTranscripts(biggest.channelId));
     for (let i = 0; i < 5; i++) await list.time(() => biggest.durable.listTranscripts(biggest.channelId));
     for (let i = 0; i < 50; i++) await ofUser.time(() => biggest.durable.listTranscriptsOfUser(biggest.channelId, `new-user-${i * 2}`));
-    return { levels, setupMs, list, ofUser };
+    return { levels, setupMs, listFirst, list, ofUser };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -153,7 +155,7 @@ const f = (ms: number) => ms.toFixed(2);
 
 /** Runs the storage benchmark and returns its BENCHMARKS.md section. */
 export async function run(): Promise<BenchSection> {
-  const { levels, setupMs, list, ofUser } = await transcriptSeries();
+  const { levels, setupMs, listFirst, list, ofUser } = await transcriptSeries();
   const stateDurable = await stateSeries(true);
   const stateFast = await stateSeries(false);
   const first = levels[0];
@@ -180,7 +182,7 @@ export async function run(): Promise<BenchSection> {
   lines.push(`| new conversation | ${ok(last.fresh.p50 / first.fresh.p50)} |`);
   lines.push(`| first touch after restart | ${ok(last.firstTouch.p50 / first.firstTouch.p50)} |`);
   lines.push('');
-  lines.push(`Reads at 100,000 conversations: \`listTranscripts\` (first page; reads the channel index) p50 ${f(list.p50)} ms; \`listTranscriptsOfUser\` (one customer's index) p50 ${f(ofUser.p50)} ms.`);
+  lines.push(`Reads at 100,000 conversations: \`listTranscripts\` (first page) ${f(listFirst.p50)} ms for the first call of a process (reads the channel index), then p50 ${f(list.p50)} ms (list kept in memory); \`listTranscriptsOfUser\` (one customer's index) p50 ${f(ofUser.p50)} ms.`);
   lines.push('');
   lines.push(`Setup: ${(setupMs / 1000).toFixed(1)} s to write ${LEVELS.reduce((a, b) => a + b, 0).toLocaleString('en')} conversations directly.`);
   lines.push('');

@@ -65,6 +65,9 @@ function revive(a: Activity): Activity {
   return a;
 }
 
+/** Callers get their own copies of the cached list entries. */
+const copyInfo = (t: TranscriptInfo): TranscriptInfo => ({ channelId: t.channelId, id: t.id, created: new Date(t.created) });
+
 const time = (d: Date | string | undefined) => (d ? new Date(d).getTime() : 0);
 
 /** botbuilder's paging: skip up to and including the item whose id is the token, take a page, token = last id if the page is full. */
@@ -120,6 +123,8 @@ export class LowdbTranscriptStore implements TranscriptStore {
   private readonly knownCustomers = new BoundedSet<string>(50_000);
   /** Each channel's conversation list, read from its index on first use and kept up to date by this process. */
   private readonly indexes = new Map<string, Promise<Map<string, TranscriptInfo>>>();
+  /** The same lists sorted by creation, rebuilt after a change. */
+  private readonly sortedIndexes = new Map<string, TranscriptInfo[]>();
 
   constructor(options: LowdbTranscriptStoreOptions) {
     if (!options?.dir) throw new Error('LowdbTranscriptStore: options.dir is required (the data folder, e.g. config.dataDir)');
@@ -245,6 +250,17 @@ export class LowdbTranscriptStore implements TranscriptStore {
   private async updateIndex(channelId: string, change: (m: Map<string, TranscriptInfo>) => void) {
     const index = this.indexes.get(channelId);
     if (index) change(await index.catch(() => new Map()));
+    this.sortedIndexes.delete(channelId);
+  }
+
+  private async sortedIndex(channelId: string): Promise<TranscriptInfo[]> {
+    const index = await this.channelIndex(channelId);
+    let sorted = this.sortedIndexes.get(channelId);
+    if (!sorted) {
+      sorted = [...index.values()].sort((a, b) => a.created.getTime() - b.created.getTime());
+      this.sortedIndexes.set(channelId, sorted);
+    }
+    return sorted;
   }
 
   /**
@@ -252,13 +268,13 @@ export class LowdbTranscriptStore implements TranscriptStore {
    * kept in memory (about 150 bytes per conversation) and updated by this store's own writes.
    */
   async allTranscripts(channelId: string): Promise<TranscriptInfo[]> {
-    const index = await this.channelIndex(channelId);
-    return [...index.values()].map((t) => ({ ...t, created: new Date(t.created) })).sort((a, b) => a.created.getTime() - b.created.getTime());
+    return (await this.sortedIndex(channelId)).map(copyInfo);
   }
 
   async listTranscripts(channelId: string, continuationToken?: string): Promise<PagedResult<TranscriptInfo>> {
     if (!channelId) throw new Error('Missing channelId');
-    return page(await this.allTranscripts(channelId), continuationToken, this.pageSize);
+    const result = page(await this.sortedIndex(channelId), continuationToken, this.pageSize);
+    return { ...result, items: result.items.map(copyInfo) };
   }
 
   /**
