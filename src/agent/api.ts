@@ -25,6 +25,8 @@ export const MAX_AGENT_BODY_BYTES = 64 * 1024;
 /** Failed sign-ins per name before it is locked for `LOGIN_LOCK_MS` (slows password guessing). */
 export const MAX_FAILED_LOGINS = 5;
 export const LOGIN_LOCK_MS = 5 * 60 * 1000;
+/** Most recent conversations listed for `bot` and `resolved` (the queue itself is always complete). */
+export const MAX_LISTED = 200;
 /** SSE keep-alive comment interval (proxies close idle streams). */
 export const SSE_KEEPALIVE_MS = 15_000;
 
@@ -207,7 +209,8 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
       let rows: ConversationRecord[];
       if (status === 'active') rows = [...queue, ...(await hub.list({ owner: 'assigned' }))];
       else if (status === 'queued') rows = queue;
-      else if (status === 'resolved') rows = await hub.list({ resolved: true });
+      else if (status === 'resolved') rows = (await hub.list({ resolved: true })).slice(0, MAX_LISTED);
+      else if (status === 'bot') rows = (await hub.list({ owner: 'bot' })).slice(0, MAX_LISTED);
       else rows = await hub.list({ owner: status });
       return [200, { conversations: await Promise.all(rows.map((r) => view(r, queue))), agentsOnline: hub.onlineAgents() }];
     }),

@@ -201,17 +201,8 @@ function handleBlock(block) {
 function onConversation(change, c) {
   state.conversations.set(c.id, c);
   if (change === 'queued') escalation(c);
-  // positions shift for everyone when one conversation leaves or joins the queue
-  if (['queued', 'claimed', 'transferred', 'resolved', 'cancelled'].includes(change)) refreshPositions();
   renderList();
   if (c.id === state.selectedId) openConversation(c.id, { quiet: true });
-}
-
-async function refreshPositions() {
-  const data = await api('GET', '/api/agent/conversations?status=queued').catch(() => null);
-  if (!data) return;
-  for (const c of data.conversations) state.conversations.set(c.id, c);
-  renderList();
 }
 
 function onMessage(conversationId, activity) {
@@ -263,14 +254,23 @@ document.querySelectorAll('#tabs button').forEach((b) =>
   }),
 );
 
+/** The queue in the server's order (priority first, then first come first served), with positions. */
+function queue(all) {
+  const q = all
+    .filter((c) => c.owner === 'queued')
+    .sort((a, b) => b.priority - a.priority || (a.queuedAt || '').localeCompare(b.queuedAt || '') || a.id.localeCompare(b.id));
+  q.forEach((c, i) => (c.position = i + 1));
+  return q;
+}
+
 function visible() {
   const all = [...state.conversations.values()];
   const mine = (c) => c.owner === 'assigned' && c.agentId === state.agent?.id;
-  $('count-queued').textContent = all.filter((c) => c.owner === 'queued').length;
+  $('count-queued').textContent = queue(all).length;
   $('count-mine').textContent = all.filter(mine).length;
   switch (state.tab) {
     case 'queued':
-      return all.filter((c) => c.owner === 'queued').sort((a, b) => (a.position ?? 1e9) - (b.position ?? 1e9));
+      return queue(all);
     case 'mine':
       return all.filter(mine);
     case 'assigned':
