@@ -29,7 +29,7 @@ import {
   type QueueQuery,
   type QueueStore,
 } from './queue-store.js';
-import { defaultHandoffStrings, fill, type HandoffStrings } from './strings.js';
+import { defaultHandoffStrings, fill, handoffStrings, type HandoffStrings } from './strings.js';
 import { summarize } from './summary.js';
 import type { HandoffReason, HandoffRequest, Owner } from './types.js';
 
@@ -170,6 +170,11 @@ export class HandoffHub {
     this.knowledge = options.knowledge;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+  }
+
+  /** The sentences for a customer's locale (the configured `strings` when given, else the bot's strings file). */
+  stringsFor(locale?: string): HandoffStrings {
+    return this.options.strings ?? handoffStrings(locale);
   }
 
   // ---- events and presence -------------------------------------------------------------------
@@ -442,8 +447,8 @@ export class HandoffHub {
   }
 
   /** The one message that tells the customer what happens next. */
-  describeOutcome(o: HandoffOutcome): string {
-    const s = this.strings;
+  describeOutcome(o: HandoffOutcome, locale?: string): string {
+    const s = this.stringsFor(locale);
     if (o.alreadyQueued) return s.alreadyQueued;
     const parts = [s.queued];
     if (!o.open) parts.push(fill(s.closed, { hours: this.options.businessHours?.describe() ?? '' }));
@@ -507,7 +512,7 @@ export class HandoffHub {
     if (tookOver) this.track(this.initiateTakeover(record));
     await this.recordEvent(record, this.statusEvent(record, 'accepted', `claimed by ${agent.name}`));
     this.emit({ type: 'conversation', change: 'claimed', conversation: record });
-    await this.notify(record, fill(this.strings.agentJoined, { agent: agent.name }));
+    await this.notify(record, fill(this.stringsFor(record.reference.locale).agentJoined, { agent: agent.name }));
     return record;
   }
 
@@ -533,7 +538,7 @@ export class HandoffHub {
       return { ...r, owner: 'queued', agentId: undefined, agentName: undefined, assignedAt: undefined, team: to.team || undefined };
     });
     this.emit({ type: 'conversation', change: 'transferred', conversation: record });
-    if (to.agent) await this.notify(record, fill(this.strings.agentJoined, { agent: to.agent.name }));
+    if (to.agent) await this.notify(record, fill(this.stringsFor(record.reference.locale).agentJoined, { agent: to.agent.name }));
     return record;
   }
 
@@ -556,7 +561,7 @@ export class HandoffHub {
     }
     await this.recordEvent(record, this.statusEvent(record, 'completed', `resolved by ${by.name}`));
     this.emit({ type: 'conversation', change: 'resolved', conversation: record });
-    await this.notify(record, fill(this.strings.resolved, { agent: by.name }));
+    await this.notify(record, fill(this.stringsFor(record.reference.locale).resolved, { agent: by.name }));
     return record;
   }
 

@@ -53,7 +53,7 @@ export class HandoffMiddleware implements Middleware {
         const outcome = await this.hub.requestHandoff(ctx, request);
         owner = outcome.record.owner;
         // One message: the agent sees everything, position and wait (or closed / nobody online), how to cancel.
-        await ctx.sendActivity(handoffNotice(this.hub.describeOutcome(outcome)));
+        await ctx.sendActivity(handoffNotice(this.hub.describeOutcome(outcome, ctx.activity.locale)));
       },
       ownerOf: async (ctx) => (await this.hub.get(ctx.activity.conversation.id))?.owner ?? 'bot',
     };
@@ -73,11 +73,12 @@ export class HandoffMiddleware implements Middleware {
     });
 
     if (isMessage && human(owner)) {
-      if (owner === 'queued' && isCancelRequest(activity.text, this.hub.strings.cancelPhrases)) {
+      const strings = this.hub.stringsFor(activity.locale);
+      if (owner === 'queued' && isCancelRequest(activity.text, strings.cancelPhrases)) {
         try {
           await this.hub.cancel(conversationId);
           owner = 'bot';
-          await context.sendActivity(handoffNotice(this.hub.strings.cancelled));
+          await context.sendActivity(handoffNotice(strings.cancelled));
           return;
         } catch {
           owner = (await this.hub.get(conversationId))?.owner ?? owner; // claimed meanwhile: the agent gets the message
