@@ -53,7 +53,9 @@ async function main() {
     if (r.status === 200) console.log(`The bot's reply goes to ${config.graphApiUrl}; see the server log.`);
     process.exit(r.status === 200 ? 0 : 1);
   } catch (err) {
-    console.error((err as Error).message);
+    const e = err as Error & { cause?: { code?: string } };
+    if (e.message === 'fetch failed') console.error(`simulate: could not reach ${url} (${e.cause?.code ?? 'no answer'}) — is the server running? Start it with npm start, or pass --url`);
+    else console.error(e.message);
     process.exit(1);
   }
 }
