@@ -233,3 +233,23 @@ describe('agent API routing rules', () => {
     expect((await f.call('POST', '/api/agent/conversations/conv-1/claim', biller)).status).to.equal(200);
   });
 });
+
+describe('agent takeover from the console', () => {
+  let f: ApiFixture;
+  beforeEach(async () => (f = await createApiFixture(['ada'])));
+  afterEach(() => f.stop());
+
+  it('lists live bot conversations and lets an agent take one over, telling the customer', async () => {
+    const customer = f.customer('conv-live');
+    await customer.receiveActivity('what does roaming cost?');
+    const ada = await f.login('ada');
+    const live = await f.call('GET', '/api/agent/conversations?status=bot', ada);
+    expect(live.body.conversations.map((c: any) => c.id)).to.deep.equal(['conv-live']);
+    customer.activeQueue.splice(0);
+    const taken = await f.call('POST', '/api/agent/conversations/conv-live/claim', ada);
+    expect(taken.body.conversation).to.include({ owner: 'assigned', agentId: 'ada', reason: 'agent-takeover' });
+    expect(customer.activeQueue.map((a) => a.text)).to.deep.equal(['Ada from our team has joined and can see the whole conversation.']);
+    await customer.receiveActivity('oh hello');
+    expect(customer.activeQueue).to.have.length(1); // the bot said nothing
+  });
+});
