@@ -234,6 +234,14 @@ function beep() {
   } catch {}
 }
 
+// Browsers allow sound only after a user gesture: a console restored from the session gets it on the first click.
+document.addEventListener('click', () => {
+  try {
+    state.audio ??= new AudioContext();
+    if (state.audio.state === 'suspended') state.audio.resume();
+  } catch {}
+});
+
 window.addEventListener('focus', () => {
   state.unseen = 0;
   document.title = BASE_TITLE;
