@@ -361,6 +361,7 @@ export class KnowledgeIndex implements KnowledgeSearcher {
     const epochs = Math.min(MAX_EPOCHS, Math.max(MIN_EPOCHS, Math.round(TRAINING_STEPS / N)));
     const start = this.centroidStart;
     const entryOf = this.centroidEntry;
+
     let work = 0;
     for (const v of vectors) {
       work += C;
@@ -371,7 +372,8 @@ export class KnowledgeIndex implements KnowledgeSearcher {
     const b = this.bias;
     const y = this.phrasingEntry;
     const order = Int32Array.from({ length: N }, (_, i) => i);
-    const s = new Float32Array(C);
+    const s = new Float64Array(C);
+    const learned = new Uint8Array(N);
     let seed = 12345;
     for (let epoch = 0; epoch < epochs; epoch++) {
       for (let i = N - 1; i > 0; i--) {
@@ -384,6 +386,11 @@ export class KnowledgeIndex implements KnowledgeSearcher {
       const rate = LEARNING_RATE / (1 + epoch * (MIN_EPOCHS / epochs));
       for (let n = 0; n < N; n++) {
         const p = order[n]!;
+        // Learned in the last pass: rest this pass (checked again in the next one).
+        if (learned[p]) {
+          learned[p] = 0;
+          continue;
+        }
         const { ids, values } = vectors[p]!;
         s.set(b);
         for (let i = 0; i < ids.length; i++) {
@@ -399,6 +406,10 @@ export class KnowledgeIndex implements KnowledgeSearcher {
           z += e;
         }
         const yp = y[p]!;
+        if (s[yp]! / z >= CONFIDENT_ENOUGH) {
+          learned[p] = 1; // nothing left to learn from this phrasing
+          continue;
+        }
         for (let c = 0; c < C; c++) {
           const g = s[c]! / z - (c === yp ? 1 : 0);
           s[c] = g;
@@ -439,8 +450,10 @@ export class KnowledgeIndex implements KnowledgeSearcher {
   private fuzzy(word: string): string | null {
     const hits = new Map<number, number>();
     for (const g of new Set(bigrams(word))) for (const i of this.bigramIndex.get(g) ?? []) hits.set(i, (hits.get(i) ?? 0) + 1);
+    // Typos rarely hit the first letter; requiring it keeps real but unknown words ("emergency") from
+    // being "corrected" into unrelated known ones ("detergent").
     const candidates = [...hits]
-      .filter(([, h]) => h >= 2)
+      .filter(([i, h]) => h >= 2 && this.surfaceList[i]![0] === word[0])
       .sort((a, b) => b[1] - a[1] || this.surfaceList[a[0]]!.length - this.surfaceList[b[0]]!.length)
       .slice(0, 40)
       .map(([i]) => this.surfaceList[i]!);
@@ -566,6 +579,11 @@ const RANK_SIMILARITY_WEIGHT = 0.25;
 const LEARNING_RATE = 2;
 const BIAS_RATE = 0.1;
 const MIN_EPOCHS = 3;
+/**
+ * A training phrasing whose own entry already gets this probability is not updated, and sits out the
+ * next pass: after the first pass most phrasings are learned, which makes the later passes cheap.
+ */
+const CONFIDENT_ENOUGH = 0.98;
 const MAX_EPOCHS = 30;
 const TRAINING_STEPS = 45_000;
 const FUZZY_THRESHOLD = 0.34;
