@@ -62,6 +62,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   await mkdir(config.dataDir, { recursive: true });
 
   const storage = new LowdbStorage({ dir: config.dataDir });
+  await storage.removeStaleTempFiles();
   const transcripts = new LowdbTranscriptStore({ dir: config.dataDir, clock });
   const knowledge = await KnowledgeBase.open(config.knowledgeDir, { clock, logger: logger.child('knowledge'), watch: options.watchKnowledge ?? true });
 
