@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 
+/** One request the fake answered, as the tests inspect it. */
 export interface RecordedRequest {
   method: string;
   path: string;
@@ -26,6 +27,7 @@ export interface RecordedRequest {
   isMessage: boolean;
 }
 
+/** A failure the fake answers instead of success (see `failNext`), in Meta's error envelope. */
 export interface ScriptedFailure {
   status: number;
   code?: number;
@@ -34,6 +36,7 @@ export interface ScriptedFailure {
   retryAfterSeconds?: number;
 }
 
+/** Tokens and data the fake checks against; defaults match tests/meta/helpers.ts. */
 export interface FakeGraphOptions {
   pageAccessToken?: string;
   whatsappAccessToken?: string;

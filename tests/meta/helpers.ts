@@ -15,6 +15,7 @@ import { signBody } from '../../adapters/shared/verify.js';
 import { serializeLikeMeta } from '../../adapters/shared/sample-events.js';
 import type { BotLogic } from '../../adapters/shared/channel.js';
 
+/** Secrets and ids shared by the rig, the fixtures and the assertions. */
 export const APP_SECRET = 'test-app-secret';
 export const VERIFY_TOKEN = 'test-verify-token';
 export const PHONE_NUMBER_ID = '106540352242922';
@@ -59,6 +60,7 @@ export function testBot(turns: Partial<Activity>[]): BotLogic {
   };
 }
 
+/** A running server with both Meta adapters, the fake Graph API and what the test bot saw. */
 export interface Rig {
   graph: FakeGraph;
   url: string;
@@ -74,6 +76,7 @@ export interface Rig {
   close(): Promise<void>;
 }
 
+/** Starts a Rig; `keepData` leaves DATA_DIR for a second rig (restart tests). */
 export async function makeRig(o: { templateName?: string; bot?: (turns: Partial<Activity>[]) => BotLogic; dataDir?: string; keepData?: boolean } = {}): Promise<Rig> {
   const graph = new FakeGraph({ phoneNumberId: PHONE_NUMBER_ID, profiles: { [PSID]: { first_name: 'Peter', last_name: 'Chang' } } });
   const graphUrl = await graph.start();
