@@ -6,6 +6,7 @@
  *   npx tsx bench/webchat.ts      (or: npm run bench -- webchat)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,6 +19,21 @@ import type { BenchSection } from './types.js';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnopq';
 
+/** A lean keep-alive HTTP client: fetch (undici) cost more CPU than the server in this single-process bench. */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+function request(url: string, method: string, headers: Record<string, string>, body?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers: body ? { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } : headers, agent }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => (res.statusCode! < 300 ? resolve(text) : reject(new Error(`${method} ${url}: ${res.statusCode} ${text}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 interface Conversation {
   post(text: string): Promise<number>;
   close(): void;
@@ -25,8 +41,7 @@ interface Conversation {
 
 async function openConversation(domain: string, adapter: WebChatAdapter): Promise<Conversation> {
   const { token } = adapter.generateToken();
-  const res = await fetch(`${domain}/conversations`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
-  const started = (await res.json()) as { conversationId: string; streamUrl: string };
+  const started = JSON.parse(await request(`${domain}/conversations`, 'POST', { Authorization: `Bearer ${token}` })) as { conversationId: string; streamUrl: string };
   const ws = new WebSocket(started.streamUrl);
   const waiting = new Map<string, () => void>();
   ws.on('message', (data) => {
@@ -43,12 +58,12 @@ async function openConversation(domain: string, adapter: WebChatAdapter): Promis
       const tag = `${text} #${n++}`;
       const t0 = performance.now();
       const replied = new Promise<void>((resolve) => waiting.set(`echo: ${tag}`, resolve));
-      const r = await fetch(`${domain}/conversations/${started.conversationId}/activities`, {
-        method: 'POST',
-        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-        body: JSON.stringify({ type: 'message', text: tag, channelData: { clientActivityID: tag } }),
-      });
-      await r.arrayBuffer();
+      await request(
+        `${domain}/conversations/${started.conversationId}/activities`,
+        'POST',
+        { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        JSON.stringify({ type: 'message', text: tag, channelData: { clientActivityID: tag } }),
+      );
       await replied;
       waiting.delete(`echo: ${tag}`);
       return performance.now() - t0;
@@ -131,6 +146,7 @@ export async function run(): Promise<BenchSection> {
     ].join('\n');
     return { title: 'Web chat (Direct Line) round trip', command: 'npm run bench -- webchat', markdown };
   } finally {
+    agent.destroy();
     await adapter.close();
     await new Promise<void>((r) => server.close(() => r()));
     await rm(dataDir, { recursive: true, force: true });
