@@ -56,7 +56,8 @@ async function check(args: string[], io: CliIo): Promise<number> {
     io.out(`✗ ${dir}: no knowledge files (.md) found — is this the right folder?`);
     return 1;
   }
-  io.out(`✓ ${dir}: ${plural(loaded.entries.length, 'entry').replace('entrys', 'entries')} in ${plural(loaded.files, 'file')}, no problems`);
+  const entries = `${loaded.entries.length} ${loaded.entries.length === 1 ? 'entry' : 'entries'}`;
+  io.out(`✓ ${dir}: ${entries} in ${plural(loaded.files, 'file')}, no problems`);
   return 0;
 }
 
@@ -142,8 +143,15 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
   }
 }
 
-const isMain = process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
-if (isMain) {
+function isMain(): boolean {
+  try {
+    return process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
   const io: CliIo = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
   process.exitCode = await runCli(process.argv.slice(2), io);
 }

@@ -69,6 +69,9 @@ export interface KnowledgeStatus {
   problems: KnowledgeProblem[];
   /** How long the last successful load took, from reading the folder to the swap (ms). */
   lastReloadMs: number;
+  /** Of which: reading and validating the folder, and building the index (ms). */
+  lastLoadMs: number;
+  lastBuildMs: number;
   /** Why the last reload was rejected, if the latest attempt failed; the previous index is still serving. */
   lastError?: string;
   lastErrorAt?: string;
@@ -127,7 +130,7 @@ export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements 
   private constructor(
     readonly dir: string,
     index: KnowledgeIndex,
-    loaded: { files: number; ms: number },
+    loaded: { files: number; ms: number; loadMs: number },
     private readonly cache: ParseCache,
     options: KnowledgeBaseOptions,
   ) {
@@ -143,6 +146,8 @@ export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements 
       files: loaded.files,
       problems: [],
       lastReloadMs: loaded.ms,
+      lastLoadMs: loaded.loadMs,
+      lastBuildMs: loaded.ms - loaded.loadMs,
       reloads: 0,
       rejections: 0,
       watching: false,
@@ -158,9 +163,10 @@ export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements 
     const cache: ParseCache = new Map();
     const loaded = await loadKnowledge(dir, { cache });
     if (loaded.problems.length > 0) throw new KnowledgeLoadError(dir, loaded.problems);
+    const loadMs = performance.now() - started;
     const index = KnowledgeIndex.build(loaded.entries, { clock: options.clock });
     const ms = performance.now() - started;
-    const kb = new KnowledgeBase(dir, index, { files: loaded.files, ms }, cache, options);
+    const kb = new KnowledgeBase(dir, index, { files: loaded.files, ms, loadMs }, cache, options);
     kb.logger.info('knowledge loaded', { dir, entries: loaded.entries.length, files: loaded.files, ms: Math.round(ms) });
     if (loaded.entries.length === 0) kb.logger.warn('knowledge folder has no entries: the bot will not answer anything', { dir });
     if (options.watch ?? true) kb.startWatching();
@@ -245,6 +251,7 @@ export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements 
       // Only files whose text changed are parsed again; the index is always rebuilt whole.
       const loaded = await loadKnowledge(this.dir, { cache: this.cache });
       if (loaded.problems.length === 0) {
+        const loadMs = performance.now() - started;
         const index = KnowledgeIndex.build(loaded.entries, { clock: this.clock });
         const ms = performance.now() - started;
         if (this.closed) return { ok: true, entries: loaded.entries.length, files: loaded.files, ms };
@@ -255,6 +262,8 @@ export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements 
           files: loaded.files,
           problems: [],
           lastReloadMs: ms,
+          lastLoadMs: loadMs,
+          lastBuildMs: ms - loadMs,
           lastError: undefined,
           lastErrorAt: undefined,
           reloads: this.state.reloads + 1,
