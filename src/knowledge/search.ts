@@ -459,7 +459,9 @@ export class KnowledgeIndex implements KnowledgeSearcher {
       .map(([i]) => this.surfaceList[i]!);
     if (candidates.length === 0) return null;
     const fuse = new Fuse(candidates, { includeScore: true, threshold: FUZZY_THRESHOLD, ignoreLocation: true, minMatchCharLength: 2 });
-    const found = fuse.search(word, { limit: 1 })[0];
+    // fuse.js also rewards the word appearing inside a longer one ("match" in "manchester"); accept only
+    // what a customer plausibly meant: the start of the word, or a typo or two.
+    const found = fuse.search(word, { limit: 5 }).find((r) => plausibleCorrection(word, r.item));
     return found ? found.item : null;
   }
 
@@ -600,6 +602,31 @@ export function calibrate(probability: number, nearest: number): number {
 }
 /** ln 0.5 / ln 0.29: the raw blend's dev cut-off (0.29) maps to 0.5. */
 const CALIBRATION_POWER = Math.log(0.5) / Math.log(0.29);
+
+/**
+ * A vocabulary word a customer could have meant by `typed`: a word it begins (typed at least 4 letters),
+ * or one within 1 edit (5–7 letters) or 2 edits (8+ letters), a swap of neighbours counting as one.
+ */
+export function plausibleCorrection(typed: string, known: string): boolean {
+  if (typed.length >= 4 && known.startsWith(typed)) return true;
+  const allowed = typed.length <= 4 ? 0 : typed.length <= 7 ? 1 : 2;
+  return allowed > 0 && Math.abs(typed.length - known.length) <= allowed && editDistance(typed, known) <= allowed;
+}
+
+/** Optimal-string-alignment distance (Levenshtein plus adjacent transpositions). */
+function editDistance(a: string, b: string): number {
+  const rows: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i]);
+  for (let j = 1; j <= b.length; j++) rows[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let d = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = d;
+    }
+  }
+  return rows[a.length]![b.length]!;
+}
 
 function bigrams(word: string): string[] {
   const s = ' ' + word + ' ';

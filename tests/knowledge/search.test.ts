@@ -6,6 +6,7 @@ import {
   SUGGEST_THRESHOLD,
   calibrate,
   decideFrom,
+  plausibleCorrection,
   stem,
   tokenize,
 } from '../../src/knowledge/search.js';
@@ -37,6 +38,15 @@ describe('knowledge search', () => {
     it('finds the entry despite typos', () => {
       expect(top(index, 'i forgot my pasword')).to.equal('account/reset-password');
       expect(top(index, 'how do i turn on roamign')).to.equal('roaming/activate');
+    });
+
+    it('corrects typos and word starts, but never turns an unknown word into an unrelated known one', () => {
+      expect(plausibleCorrection('pasword', 'password')).to.equal(true);
+      expect(plausibleCorrection('roamign', 'roaming')).to.equal(true);
+      expect(plausibleCorrection('refun', 'refund')).to.equal(true);
+      expect(plausibleCorrection('match', 'manchester')).to.equal(false);
+      expect(plausibleCorrection('peru', 'person')).to.equal(false);
+      expect(plausibleCorrection('rain', 'ran')).to.equal(false);
     });
 
     it('finds the entry from a partial word', () => {
