@@ -189,6 +189,7 @@ export class KnowledgeIndex implements KnowledgeSearcher {
   /** Classifier weights aligned with the centroid postings, or undefined when training would be too slow. */
   private weights: Float32Array | undefined;
   private bias = new Float32Array(0);
+  private scratch: Float32Array | undefined;
 
   private constructor(
     /** The entries this index was built from, in load order. */
@@ -479,7 +480,8 @@ export class KnowledgeIndex implements KnowledgeSearcher {
     const centroid = new Float32Array(C);
     if (q.ids.length === 0) return { prob, nearest, centroid };
 
-    const phr = new Float32Array(this.phrasingEntry.length);
+    // Scratch space reused across queries (search is synchronous, so no two queries share it at once).
+    const phr = (this.scratch ??= new Float32Array(this.phrasingEntry.length));
     const touched: number[] = [];
     for (let i = 0; i < qWord.ids.length; i++) {
       const id = qWord.ids[i]!;
@@ -493,6 +495,7 @@ export class KnowledgeIndex implements KnowledgeSearcher {
     for (const p of touched) {
       const e = this.phrasingEntry[p]!;
       if (phr[p]! > nearest[e]!) nearest[e] = phr[p]!;
+      phr[p] = 0;
     }
     for (let i = 0; i < q.ids.length; i++) {
       const id = q.ids[i]!;
