@@ -280,6 +280,11 @@ export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements 
       error = err instanceof KnowledgeFolderError ? err.message : `reload failed: ${(err as Error).message}`;
     }
     const ms = performance.now() - started;
+    if (this.again && !this.closed) {
+      // A newer change is already waiting (typically the rest of a save that was caught half-written):
+      // judge that one instead of raising an alarm about a state the editor never meant.
+      return { ok: false, problems, error, ms };
+    }
     Object.assign(this.state, {
       problems,
       lastError: error,
