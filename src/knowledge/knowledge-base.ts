@@ -47,6 +47,7 @@ export class KnowledgeLoadError extends Error {
   }
 }
 
+/** How `KnowledgeBase.open` loads and watches; everything has a default. */
 export interface KnowledgeBaseOptions {
   /** Decides which entries are currently valid (offers with dates); default the system clock. */
   clock?: Clock;
