@@ -170,7 +170,8 @@ export class KnowledgeIndex implements KnowledgeSearcher {
   private readonly surface = new Set<string>();
   private readonly stems = new Set<string>();
   private readonly corrections = new Map<string, string | null>();
-  private readonly bigramIndex = new Map<string, number[]>();
+  /** Vocabulary words by first letter, for spelling correction. */
+  private readonly byInitial = new Map<string, string[]>();
   private readonly surfaceList: string[] = [];
   /** Feature id per feature string, inverse document frequency per feature id. */
   private readonly featureIds = new Map<string, number>();
@@ -225,13 +226,11 @@ export class KnowledgeIndex implements KnowledgeSearcher {
       this.stems.add(stem(w));
       this.surfaceList.push(w);
     }
-    this.surfaceList.forEach((w, i) => {
-      for (const g of new Set(bigrams(w))) {
-        let list = this.bigramIndex.get(g);
-        if (!list) this.bigramIndex.set(g, (list = []));
-        list.push(i);
-      }
-    });
+    for (const w of this.surfaceList) {
+      let list = this.byInitial.get(w[0]!);
+      if (!list) this.byInitial.set(w[0]!, (list = []));
+      list.push(w);
+    }
 
     // Feature ids and document frequencies.
     const docs = phrasingWords.map((words) => this.featureStrings(words));
@@ -445,25 +444,18 @@ export class KnowledgeIndex implements KnowledgeSearcher {
   }
 
   /**
-   * fuse.js scores the candidates (Bitap copes with typos and partial words); a character-bigram
-   * index picks the few dozen vocabulary words worth scoring, so a query never scans the vocabulary.
+   * Candidates are the vocabulary words that start with the same letter (typos rarely hit the first
+   * letter, and it keeps real but unknown words such as "emergency" from becoming "detergent") and are a
+   * plausible correction (a word start, or a typo or two); fuse.js (Bitap) ranks them, so "pasword"
+   * goes to "password" rather than "passport".
    */
   private fuzzy(word: string): string | null {
-    const hits = new Map<number, number>();
-    for (const g of new Set(bigrams(word))) for (const i of this.bigramIndex.get(g) ?? []) hits.set(i, (hits.get(i) ?? 0) + 1);
-    // Typos rarely hit the first letter; requiring it keeps real but unknown words ("emergency") from
-    // being "corrected" into unrelated known ones ("detergent").
-    const candidates = [...hits]
-      .filter(([i, h]) => h >= 2 && this.surfaceList[i]![0] === word[0])
-      .sort((a, b) => b[1] - a[1] || this.surfaceList[a[0]]!.length - this.surfaceList[b[0]]!.length)
-      .slice(0, 40)
-      .map(([i]) => this.surfaceList[i]!);
+    const candidates = (this.byInitial.get(word[0]!) ?? []).filter((known) => plausibleCorrection(word, known));
     if (candidates.length === 0) return null;
-    const fuse = new Fuse(candidates, { includeScore: true, threshold: FUZZY_THRESHOLD, ignoreLocation: true, minMatchCharLength: 2 });
-    // fuse.js also rewards the word appearing inside a longer one ("match" in "manchester"); accept only
-    // what a customer plausibly meant: the start of the word, or a typo or two.
-    const found = fuse.search(word, { limit: 5 }).find((r) => plausibleCorrection(word, r.item));
-    return found ? found.item : null;
+    if (candidates.length === 1) return candidates[0]!;
+    const fuse = new Fuse(candidates, { includeScore: true, ignoreLocation: true, threshold: 1 });
+    const ranked = fuse.search(word, { limit: 1 })[0];
+    return ranked ? ranked.item : candidates[0]!;
   }
 
   /** Per-entry signals for a query: classifier probability, nearest phrasing cosine, centroid cosine. */
@@ -591,7 +583,6 @@ const MIN_EPOCHS = 3;
 const CONFIDENT_ENOUGH = 0.98;
 const MAX_EPOCHS = 30;
 const TRAINING_STEPS = 45_000;
-const FUZZY_THRESHOLD = 0.34;
 /**
  * Confidence from the two signals that mean the same thing in any knowledge base: how much of the
  * classifier's probability the entry holds, and how close the query is to one of its phrasings.
@@ -631,12 +622,6 @@ function editDistance(a: string, b: string): number {
   return rows[a.length]![b.length]!;
 }
 
-function bigrams(word: string): string[] {
-  const s = ' ' + word + ' ';
-  const out: string[] = [];
-  for (let i = 0; i + 2 <= s.length; i++) out.push(s.slice(i, i + 2));
-  return out;
-}
 
 function clamp01(x: number): number {
   return x < 0 ? 0 : x > 1 ? 1 : x;
