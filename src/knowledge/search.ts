@@ -191,6 +191,7 @@ export class KnowledgeIndex implements KnowledgeSearcher {
   private weights: Float32Array | undefined;
   private bias = new Float32Array(0);
   private scratch: Float32Array | undefined;
+  private touched: Int32Array | undefined;
 
   private constructor(
     /** The entries this index was built from, in load order. */
@@ -474,17 +475,19 @@ export class KnowledgeIndex implements KnowledgeSearcher {
 
     // Scratch space reused across queries (search is synchronous, so no two queries share it at once).
     const phr = (this.scratch ??= new Float32Array(this.phrasingEntry.length));
-    const touched: number[] = [];
+    const touched = (this.touched ??= new Int32Array(this.phrasingEntry.length));
+    let nTouched = 0;
     for (let i = 0; i < qWord.ids.length; i++) {
       const id = qWord.ids[i]!;
       const x = qWord.values[i]!;
       for (let k = this.postingStart[id]!; k < this.postingStart[id + 1]!; k++) {
         const p = this.postingPhrasing[k]!;
-        if (phr[p] === 0) touched.push(p);
+        if (phr[p] === 0) touched[nTouched++] = p;
         phr[p] = phr[p]! + x * this.postingWeight[k]!;
       }
     }
-    for (const p of touched) {
+    for (let t = 0; t < nTouched; t++) {
+      const p = touched[t]!;
       const e = this.phrasingEntry[p]!;
       if (phr[p]! > nearest[e]!) nearest[e] = phr[p]!;
       phr[p] = 0;
