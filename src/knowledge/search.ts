@@ -192,6 +192,7 @@ export class KnowledgeIndex implements KnowledgeSearcher {
   private bias = new Float32Array(0);
   private scratch: Float32Array | undefined;
   private touched: Int32Array | undefined;
+  private counts: Float64Array | undefined;
 
   private constructor(
     /** The entries this index was built from, in load order. */
@@ -234,29 +235,32 @@ export class KnowledgeIndex implements KnowledgeSearcher {
     }
 
     // Feature ids and document frequencies.
-    const docs = phrasingWords.map((words) => this.featureStrings(words));
-    const df: number[] = [];
-    for (const doc of docs) {
-      for (const f of new Set([...doc.word, ...doc.char])) {
-        let id = this.featureIds.get(f);
-        if (id === undefined) {
-          id = df.length;
-          this.featureIds.set(f, id);
-          df.push(0);
+    const docs = phrasingWords.map((words) => {
+      const f = this.featureStrings(words);
+      return { word: f.word.map((x) => this.featureId(x)), char: f.char.map((x) => this.featureId(x)) };
+    });
+    const df = new Int32Array(this.featureIds.size);
+    const lastDoc = new Int32Array(this.featureIds.size).fill(-1);
+    docs.forEach((doc, d) => {
+      for (const ids of [doc.word, doc.char]) {
+        for (const id of ids) {
+          if (lastDoc[id] !== d) {
+            lastDoc[id] = d;
+            df[id]!++;
+          }
         }
-        df[id]!++;
       }
-    }
+    });
     const n = docs.length;
     const stopIds = new Set([...STOPWORDS].map((w) => this.featureIds.get(stem(w))).filter((id) => id !== undefined));
-    this.idf = Float32Array.from(df, (d, id) => {
+    this.idf = Float32Array.from(df, (d: number, id: number) => {
       const prior = stopIds.has(id) ? STOPWORD_DF_SHARE * BACKGROUND_PHRASINGS : 0;
       return Math.log((n + BACKGROUND_PHRASINGS + 1) / (d + prior + 1)) + 1;
     });
     this.unknownWeight = Math.log(n + BACKGROUND_PHRASINGS + 1) + 1;
 
-    const wordVectors = docs.map((d) => this.vectorize(d.word, []));
-    const fullVectors = docs.map((d) => this.vectorize(d.word, d.char));
+    const wordVectors = docs.map((d) => this.vectorizeIds(d.word, []));
+    const fullVectors = docs.map((d) => this.vectorizeIds(d.word, d.char));
     this.buildPostings(wordVectors);
     this.buildCentroids(fullVectors);
     this.trainClassifier(fullVectors);
@@ -267,34 +271,56 @@ export class KnowledgeIndex implements KnowledgeSearcher {
     return { word: wordFeatures(stems), char: charFeatures(words) };
   }
 
+  /** The id of a feature string, assigning the next one to a new feature (build time only). */
+  private featureId(feature: string): number {
+    let id = this.featureIds.get(feature);
+    if (id === undefined) {
+      id = this.featureIds.size;
+      this.featureIds.set(feature, id);
+    }
+    return id;
+  }
+
+  /** Ids of the known features among `features` (query time: unknown ones are dropped). */
+  private knownIds(features: string[]): number[] {
+    const out: number[] = [];
+    for (const f of features) {
+      const id = this.featureIds.get(f);
+      if (id !== undefined) out.push(id);
+    }
+    return out;
+  }
+
   /**
    * TF-IDF, sublinear tf, L2-normalised; character n-grams get half the weight of words. `unknown`
    * (query words the index has never seen) only adds to the norm: a message that is mostly about
    * things the knowledge base never mentions cannot look like a close match.
    */
-  private vectorize(word: string[], char: string[], unknown = 0): SparseVector {
-    const counts = new Map<number, number>();
-    const add = (fs: string[], scale: number) => {
-      for (const f of fs) {
-        const id = this.featureIds.get(f);
-        if (id !== undefined) counts.set(id, (counts.get(id) ?? 0) + scale);
-      }
-    };
-    add(word, 1);
-    add(char, CHAR_SCALE);
-    if (counts.size === 0) return EMPTY;
-    const ids = new Int32Array(counts.size);
-    const values = new Float32Array(counts.size);
-    let k = 0;
+  private vectorizeIds(word: number[], char: number[], unknown = 0): SparseVector {
+    const counts = (this.counts ??= new Float64Array(this.idf.length));
+    const seen: number[] = [];
+    for (const id of word) {
+      if (counts[id] === 0) seen.push(id);
+      counts[id]! += 1;
+    }
+    for (const id of char) {
+      if (counts[id] === 0) seen.push(id);
+      counts[id]! += CHAR_SCALE;
+    }
+    if (seen.length === 0) return EMPTY;
+    const ids = Int32Array.from(seen);
+    const values = new Float32Array(seen.length);
     let norm = unknown * this.unknownWeight * this.unknownWeight;
-    for (const [id, c] of counts) {
+    for (let k = 0; k < seen.length; k++) {
+      const id = seen[k]!;
+      const c = counts[id]!;
+      counts[id] = 0;
       const v = (c < 1 ? c : 1 + Math.log(c)) * this.idf[id]!;
-      ids[k] = id;
-      values[k++] = v;
+      values[k] = v;
       norm += v * v;
     }
     norm = Math.sqrt(norm) || 1;
-    for (let i = 0; i < k; i++) values[i] = values[i]! / norm;
+    for (let k = 0; k < seen.length; k++) values[k] = values[k]! / norm;
     return { ids, values };
   }
 
@@ -466,8 +492,9 @@ export class KnowledgeIndex implements KnowledgeSearcher {
     const f = this.featureStrings(words);
     let unknown = 0;
     for (const w of words) if (!STOPWORDS.has(w) && !this.featureIds.has(stem(w))) unknown++;
-    const q = this.vectorize(f.word, f.char, unknown);
-    const qWord = this.vectorize(f.word, [], unknown);
+    const wordIds = this.knownIds(f.word);
+    const q = this.vectorizeIds(wordIds, this.knownIds(f.char), unknown);
+    const qWord = this.vectorizeIds(wordIds, [], unknown);
     const prob = new Float32Array(C);
     const nearest = new Float32Array(C);
     const centroid = new Float32Array(C);
