@@ -610,7 +610,7 @@ const MIN_EPOCHS = 3;
  * A training phrasing whose own entry already gets this probability is not updated, and sits out the
  * next pass: after the first pass most phrasings are learned, which makes the later passes cheap.
  */
-const CONFIDENT_ENOUGH = 0.98;
+const CONFIDENT_ENOUGH = 0.9;
 const MAX_EPOCHS = 30;
 const TRAINING_STEPS = 45_000;
 /**
