@@ -581,10 +581,12 @@ export class KnowledgeIndex implements KnowledgeSearcher {
       best.splice(at, 0, { e, rank });
       if (best.length > limit) best.pop();
     }
-    return best.map(({ e }) => ({
-      entry: this.entries[e]!,
-      confidence: calibrate(hasClassifier ? prob[e]! : centroid[e]!, nearest[e]!),
-    }));
+    // Confidence never rises down the list: a lower-ranked entry is not more likely to be meant.
+    let ceiling = 1;
+    return best.map(({ e }) => {
+      ceiling = Math.min(ceiling, calibrate(hasClassifier ? prob[e]! : centroid[e]!, nearest[e]!));
+      return { entry: this.entries[e]!, confidence: ceiling };
+    });
   }
 
   /** Answer when the top match is confident, suggest close ones when some are near, else none. */
