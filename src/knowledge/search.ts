@@ -264,6 +264,10 @@ export class KnowledgeIndex implements KnowledgeSearcher {
     this.buildPostings(wordVectors);
     this.buildCentroids(fullVectors);
     this.trainClassifier(fullVectors);
+    // A few searches over its own phrasings let the JIT compile the query path before customers arrive.
+    for (let i = 0; i < Math.min(WARM_UP_QUERIES, phrasingWords.length); i++) {
+      this.signals(phrasingWords[Math.floor((i * phrasingWords.length) / WARM_UP_QUERIES)]!.join(' '));
+    }
   }
 
   private featureStrings(words: string[]): { word: string[]; char: string[] } {
@@ -603,6 +607,7 @@ export class KnowledgeIndex implements KnowledgeSearcher {
 }
 
 const CHAR_SCALE = 0.5;
+const WARM_UP_QUERIES = 200;
 /** Ranking = classifier probability + this × (nearest + centroid cosines): the cosines break near-ties. */
 const RANK_SIMILARITY_WEIGHT = 0.25;
 const LEARNING_RATE = 2;
