@@ -580,7 +580,8 @@ export class KnowledgeIndex implements KnowledgeSearcher {
 
   /** Ranked matches, best first, only entries available in this context. */
   search(query: string, options: SearchOptions = {}): SearchMatch[] {
-    const limit = Math.max(0, options.limit ?? 5);
+    const limit = Math.max(0, Math.floor(options.limit ?? 5));
+    if (limit === 0) return [];
     const day = (options.now ?? this.clock.now()).toISOString().slice(0, 10);
     const { prob, nearest, centroid } = this.signals(query);
     const hasClassifier = this.weights !== undefined;

@@ -63,6 +63,7 @@ describe('knowledge search', () => {
 
     it('honours the limit', () => {
       expect(index.search('my phone', { limit: 2 })).to.have.length.at.most(2);
+      expect(index.search('my phone', { limit: 0 })).to.deep.equal([]);
     });
 
     it('returns nothing for an empty or punctuation-only query', () => {
