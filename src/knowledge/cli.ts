@@ -1,5 +1,6 @@
 /**
- * `npm run kb -- check [DIR]` and `npm run kb -- search "text" [--knowledge DIR] [--channel C] [--locale L]`:
+ * `npm run kb -- check [DIR]`, `npm run kb -- search "text" [--knowledge DIR] [--channel C] [--locale L]` and
+ * `npm run kb -- gaps` (what customers asked that the knowledge did not cover):
  * what a content editor runs before (or instead of) starting the server. `check` prints every problem
  * as `path:line: message` (paths relative to DIR, as editors' tools expect) and exits 1 if there is any.
  * Exit codes: 0 fine, 1 problems found, 2 usage or folder error.
@@ -13,6 +14,8 @@ import { isCalendarDay } from './schema.js';
 import { KnowledgeFolderError, loadKnowledge } from './loader.js';
 import { KnowledgeIndex } from './search.js';
 import { CHANNELS, formatProblem, type Decision, type SearchMatch } from './types.js';
+import { LowdbStorage } from '../storage/index.js';
+import { InsightsStore, type UnansweredQuestion } from '../bot/insights.js';
 
 /** Where the CLI writes; tests pass arrays. */
 export interface CliIo {
@@ -25,7 +28,10 @@ const USAGE = `Usage:
       Validate a knowledge folder (default: KNOWLEDGE_DIR, ./knowledge). Prints every problem as
       path:line: message and exits 1 if there is any.
   npm run kb -- search "text" [--knowledge DIR] [--channel ${CHANNELS.join('|')}] [--locale en] [--date YYYY-MM-DD] [--limit 5]
-      The ranked matches with their confidence, and what the bot would do.`;
+      The ranked matches with their confidence, and what the bot would do.
+  npm run kb -- gaps [--days 30] [--data DIR] [--limit 20]
+      What customers asked that the knowledge did not answer (most asked first), and the entries
+      customers said did not help — from the running bot's records in DATA_DIR.`;
 
 /** A mistake in how the CLI was called; printed with the usage, exit 2. */
 class UsageError extends Error {
@@ -35,6 +41,11 @@ class UsageError extends Error {
 function defaultDir(): string {
   loadDotEnv();
   return loadConfig().knowledgeDir;
+}
+
+function defaultDataDir(): string {
+  loadDotEnv();
+  return loadConfig().dataDir;
 }
 
 function plural(n: number, word: string): string {
@@ -118,17 +129,60 @@ async function search(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
+/** Unanswered questions grouped by their wording (case and spacing folded), most asked first. */
+export function groupUnanswered(questions: UnansweredQuestion[]): { query: string; count: number; channels: string[]; lastAt: string }[] {
+  const groups = new Map<string, { query: string; count: number; channels: Set<string>; lastAt: string }>();
+  for (const q of questions) {
+    const key = q.query.toLowerCase().replace(/\s+/g, ' ').trim();
+    const g = groups.get(key) ?? { query: q.query.trim(), count: 0, channels: new Set<string>(), lastAt: q.at };
+    g.count++;
+    g.channels.add(q.channel);
+    if (q.at > g.lastAt) g.lastAt = q.at;
+    groups.set(key, g);
+  }
+  return [...groups.values()]
+    .map((g) => ({ ...g, channels: [...g.channels].sort() }))
+    .sort((a, b) => b.count - a.count || b.lastAt.localeCompare(a.lastAt));
+}
+
+async function gaps(args: string[], io: CliIo): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { days: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' } },
+  });
+  if (positionals.length) throw new UsageError(`gaps takes no text, got: ${positionals.join(' ')}`);
+  const days = values.days === undefined ? 30 : Number(values.days);
+  if (!Number.isInteger(days) || days < 1) throw new UsageError(`--days must be a positive whole number, got "${values.days}"`);
+  const limit = values.limit === undefined ? 20 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, got "${values.limit}"`);
+  const dataDir = values.data ?? defaultDataDir();
+  const insights = new InsightsStore(new LowdbStorage({ dir: dataDir }));
+  const since = new Date(systemClock.now().getTime() - days * 86_400_000);
+  const questions = await insights.unanswered({ since, limit: 10_000 });
+  const grouped = groupUnanswered(questions).slice(0, limit);
+  io.out(`Unanswered questions in the last ${plural(days, 'day')} (${questions.length} in all, ${dataDir}):`);
+  if (grouped.length === 0) io.out('  none');
+  for (const g of grouped) io.out(`${String(g.count).padStart(5)}×  ${g.query}  [${g.channels.join(', ')}; last ${g.lastAt.slice(0, 16).replace('T', ' ')}]`);
+  const unhelpful = (await insights.feedback()).filter((f) => f.notHelpful > 0).slice(0, limit);
+  io.out('Answers customers said did not help:');
+  if (unhelpful.length === 0) io.out('  none');
+  for (const f of unhelpful) io.out(`${String(f.notHelpful).padStart(5)}×  ${f.entryId}  (${f.helpful} found it helpful)`);
+  return 0;
+}
+
 /** Runs the CLI with `args` (without node and script); returns the exit code. */
 export async function runCli(args: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = args;
   try {
     if (command === 'check') return await check(rest, io);
     if (command === 'search') return await search(rest, io);
+    if (command === 'gaps') return await gaps(rest, io);
     if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
       io.out(USAGE);
       return command === undefined ? 2 : 0;
     }
-    throw new UsageError(`unknown command "${command}" (use check or search)`);
+    throw new UsageError(`unknown command "${command}" (use check, search or gaps)`);
   } catch (err) {
     const e = err as Error & { code?: string };
     if (err instanceof UsageError || e.code?.startsWith('ERR_PARSE_ARGS')) {
