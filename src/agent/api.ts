@@ -7,6 +7,7 @@
  *   mountAgentApi(server, { hub, accounts: await AgentAccounts.open(config.dataDir), knowledge, logger });
  */
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IncomingMessage } from 'node:http';
@@ -343,11 +344,19 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
   });
 
   // The console: static files, no build step.
-  const files: Record<string, string> = { 'index.html': 'text/html; charset=utf-8', 'app.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8' };
+  const files: Record<string, string> = {
+    'index.html': 'text/html; charset=utf-8',
+    'app.js': 'text/javascript; charset=utf-8',
+    'markdown.js': 'text/javascript; charset=utf-8',
+    'marked.js': 'text/javascript; charset=utf-8',
+    'style.css': 'text/css; charset=utf-8',
+  };
+  // marked's browser ES module build straight from node_modules (no CDN): the console renders the bot's Markdown with it.
+  const outside: Record<string, string> = { 'marked.js': createRequire(import.meta.url).resolve('marked') };
   const serve = (name: string) => async (_req: Request, res: Response) => {
-    const type = files[name];
+    const type = Object.hasOwn(files, name) ? files[name] : undefined;
     if (!type) return res.json(404, { code: 'NotFound', message: `agent console: no file ${name}` });
-    const body = await readFile(path.join(publicDir, name));
+    const body = await readFile(Object.hasOwn(outside, name) ? outside[name]! : path.join(publicDir, name));
     res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-cache', 'Content-Security-Policy': "default-src 'self'; connect-src 'self'; img-src 'self' data:" });
     res.end(body);
   };

@@ -58,6 +58,50 @@ describe('agent console in Chromium', () => {
     await page.locator('[data-testid=transcript-item].user', { hasText: 'thank you!' }).waitFor();
   });
 
+  it('renders the bot\'s Markdown safely and shows what the customer typed as plain text', async () => {
+    const dialogs: string[] = [];
+    page.on('dialog', async (d) => {
+      dialogs.push(d.message());
+      await d.dismiss();
+    });
+    const customer = f.customer('conv-md', 'wa-4915100000001');
+    await customer.receiveActivity('tell me about **Winter Double Data**');
+    await customer.receiveActivity('<img src=x onerror=alert(1)>');
+    await customer.receiveActivity('see [the terms](https://example.com/terms) or [this](javascript:alert(2))');
+    await customer.receiveActivity('agent please');
+    await settle(f.hub);
+    await signIn();
+    await page.locator('[data-testid=queue-row]').first().click();
+    const bot = page.locator('[data-testid=transcript-item].bot');
+    const user = page.locator('[data-testid=transcript-item].user');
+    await bot.locator('strong', { hasText: 'Winter Double Data' }).waitFor();
+
+    // The customer's own words: shown exactly as typed, never as markup.
+    expect(await user.filter({ hasText: '**Winter Double Data**' }).count()).to.equal(1);
+    expect(await user.locator('strong').count()).to.equal(0);
+    expect(await user.filter({ hasText: '<img src=x onerror=alert(1)>' }).count()).to.equal(1);
+    expect(await user.locator('a').count()).to.equal(0);
+    // The bot's echo of the HTML is text as well; nothing in the transcript became an image.
+    expect(await bot.filter({ hasText: 'bot: <img src=x onerror=alert(1)>' }).count()).to.equal(1);
+    expect(await page.locator('#transcript img').count()).to.equal(0);
+
+    // Links in the bot's Markdown: only http(s)/mailto/tel, opened without an opener.
+    const link = bot.locator('a', { hasText: 'the terms' });
+    expect(await link.getAttribute('href')).to.equal('https://example.com/terms');
+    expect(await link.getAttribute('rel')).to.equal('noopener noreferrer');
+    expect(await link.getAttribute('target')).to.equal('_blank');
+    expect(await bot.filter({ hasText: 'or this' }).count()).to.equal(1);
+    expect(await page.locator('#transcript a[href^="javascript"]').count()).to.equal(0);
+    expect(dialogs).to.deep.equal([]);
+  });
+
+  it('serves marked\'s browser build itself (no CDN)', async () => {
+    const res = await fetch(`${f.url}/agent/marked.js`);
+    expect(res.status).to.equal(200);
+    expect(res.headers.get('content-type')).to.match(/^text\/javascript/);
+    expect(await res.text()).to.include('Marked');
+  });
+
   it('shows a new escalation live, with a title notification', async () => {
     await signIn();
     expect(await page.locator('[data-testid=queue-row]').count()).to.equal(0);

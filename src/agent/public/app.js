@@ -1,6 +1,8 @@
 // Switchboard agent console: plain ES module, no build step, no CDN. Talks to /api/agent/* with the
 // Bearer token from sign-in and listens to /api/agent/events (server-sent events read with fetch,
 // because EventSource cannot send an Authorization header).
+import { renderMarkdown } from './markdown.js';
+
 const $ = (id) => document.getElementById(id);
 const BASE_TITLE = 'Switchboard — agent console';
 const state = {
@@ -411,7 +413,11 @@ function renderTranscript() {
     const role = agent ? 'agent' : a.from?.role !== 'bot' && (a.from?.id === c.customer.id || a.from?.role === 'user') ? 'user' : 'bot';
     const who = agent ? agent.agentName : role === 'bot' ? 'Bot' : a.from?.name || 'Customer';
     const when = a.timestamp ? new Date(a.timestamp).toLocaleTimeString() : '';
-    items.push(el('li', { class: role + earlier, dataset: { testid: 'transcript-item' } }, el('span', { class: 'who' }, `${who} ${when}`), a.text || (a.attachments?.length ? `[${a.attachments.map((x) => x.contentType).join(', ')}]` : '')));
+    // The bot and agents write Markdown (rendered safely); what the customer typed is always plain text.
+    const body = a.text
+      ? el('div', { class: role === 'user' ? 'text' : 'text md' }, role === 'user' ? a.text : renderMarkdown(a.text))
+      : a.attachments?.length ? `[${a.attachments.map((x) => x.contentType).join(', ')}]` : '';
+    items.push(el('li', { class: role + earlier, dataset: { testid: 'transcript-item' } }, el('span', { class: 'who' }, `${who} ${when}`), body));
   }
   list.replaceChildren(...items);
   list.scrollTop = list.scrollHeight;
