@@ -241,7 +241,8 @@ export class FaqBot extends ActivityHandler {
       data.followUps = undefined;
       await context.sendActivity(markdown(entry.answer));
       const askedForPerson = entry.tags.includes(HANDOFF_REQUEST_TAG);
-      const question = askedForPerson ? (unanswered.length > 0 ? unanswered.join('\n') : undefined) : query;
+      // "my order 558812 never arrived, I want a real person": the agent needs the message itself, after any earlier misses.
+      const question = askedForPerson ? [...unanswered, query].join('\n') : query;
       await this.requestHandoff(context, data, askedForPerson ? { reason: 'customer-asked', question } : { reason: 'entry-handoff', entryId: entry.id, question });
       return;
     }
@@ -253,12 +254,17 @@ export class FaqBot extends ActivityHandler {
       .map((e) => ({ value: e.id, title: e.question }));
     data.followUps = followUps.length > 0 ? followUps : undefined;
     const followUpActions = followUps.map((f) => imBack(f.title));
-    await context.sendActivity(markdown(entry.answer, followUpActions));
 
-    if (entry.tags.includes(SMALLTALK_TAG)) return;
+    if (entry.tags.includes(SMALLTALK_TAG)) {
+      // No question follows: the follow-ups ride on the answer.
+      await context.sendActivity(markdown(entry.answer, followUpActions));
+      return;
+    }
+    // The follow-ups go once, after Yes/No on "Did this help?": web chat and Messenger show only the
+    // last message's buttons, and on WhatsApp each message with choices is an interactive list of its own.
+    await context.sendActivity(markdown(entry.answer));
     data.pending = { kind: 'feedback', entryId: entry.id, query };
     data.pendingAt = this.clock.now().toISOString();
-    // Web chat and Messenger show only the last message's buttons: keep the follow-ups reachable.
     await this.sendYesNo(context, 'didThisHelp', followUpActions);
   }
 

@@ -40,19 +40,42 @@ describe('FaqBot', () => {
       expect(replies[1]!.text).to.equal(en('didThisHelp'));
     });
 
-    it('offers the follow-ups as suggested actions, skipping expired and other-channel entries', async () => {
+    it('offers the follow-ups once, after Yes/No on "Did this help?", skipping expired and other-channel entries', async () => {
       const h = harness(index(), { channelId: 'webchat' });
       await h.say(joined('customer-1'));
       const [answer, feedback] = await h.say('how can I pay my bill by card');
-      expect(actionTitles(answer)).to.deep.equal(['When is my bill due?']);
-      expect(answer!.suggestedActions!.actions[0]).to.include({ type: 'imBack', value: 'When is my bill due?' });
+      expect(answer!.suggestedActions, 'the answer goes as plain Markdown').to.equal(undefined);
+      expect(answer!.textFormat).to.equal('markdown');
       expect(actionTitles(feedback)).to.deep.equal([en('yesAction'), en('noAction'), 'When is my bill due?']);
+      expect(feedback!.suggestedActions!.actions[2]).to.include({ type: 'imBack', value: 'When is my bill due?' });
+    });
+
+    it('sends one message with choices per answer on WhatsApp (one interactive list, not two)', async () => {
+      const h = harness(index(), { channelId: 'whatsapp' });
+      await h.say('hello');
+      const replies = await h.say('how can I pay my bill by card');
+      expect(replies.map((r) => r.text)).to.deep.equal(['Pay in the app under **Billing → Pay now**.', en('didThisHelp')]);
+      expect(replies.filter((r) => r.suggestedActions?.actions.length)).to.have.length(1);
+    });
+
+    it('keeps the follow-ups on a small-talk answer, which gets no "Did this help?"', async () => {
+      const knowledge = new FakeKnowledge([
+        entry('smalltalk/thanks', 'Thank you', 'You are welcome!', { tags: ['smalltalk'], followUps: ['billing/due-date'] }),
+        entry('billing/due-date', 'When is my bill due?', 'Bills are due on the 15th.'),
+      ]).answers('thanks', 'smalltalk/thanks');
+      const h = harness(knowledge);
+      await h.say(joined('customer-1'));
+      const replies = await h.say('thanks');
+      expect(replies).to.have.length(1);
+      expect(actionTitles(replies[0])).to.deep.equal(['When is my bill due?']);
+      expect(await h.texts('When is my bill due?')).to.deep.equal(['Bills are due on the 15th.', en('didThisHelp')]);
     });
 
     it('shows a channel-only follow-up on its channel', async () => {
       const h = harness(index(), { channelId: 'whatsapp' });
       const replies = await h.say('how can I pay my bill by card');
-      expect(actionTitles(replies[1])).to.deep.equal(['When is my bill due?', 'How do I stop WhatsApp messages?']);
+      const feedback = replies.find((r) => r.text === en('didThisHelp'));
+      expect(actionTitles(feedback)).to.deep.equal([en('yesAction'), en('noAction'), 'When is my bill due?', 'How do I stop WhatsApp messages?']);
     });
 
     it('answers a tapped follow-up with that entry', async () => {
@@ -346,7 +369,16 @@ describe('FaqBot', () => {
       await h.say('hello');
       await h.say('quantum entanglement');
       expect(await h.texts('can I talk to a real person')).to.deep.equal(['Sure, let me find someone for you.']);
-      expectHandoff(h.requester.requestHandoff, { reason: 'customer-asked', question: 'quantum entanglement' });
+      expectHandoff(h.requester.requestHandoff, { reason: 'customer-asked', question: 'quantum entanglement\ncan I talk to a real person' });
+    });
+
+    it('gives the agent the customer\'s own message as the question when they ask for a person straight away', async () => {
+      const message = 'my order 558812 never arrived, i want to talk to a real person';
+      const knowledge = new FakeKnowledge(entries).answers('hello', 'smalltalk/hello').answers(message, 'people/human');
+      const h = harness(knowledge, { channelId: 'whatsapp' });
+      await h.say('hello');
+      expect(await h.texts(message)).to.deep.equal(['Sure, let me find someone for you.']);
+      expectHandoff(h.requester.requestHandoff, { reason: 'customer-asked', question: message });
     });
   });
 });
