@@ -58,6 +58,8 @@ export interface FaqConversationData {
   misses?: string[];
   /** Entries the customer said did not help, or whose suggestions they declined. */
   rejectedEntryIds?: string[];
+  /** `HandoffRequester.handoffCount` on the bot's last turn: a higher count means a person has had the conversation since. */
+  handoffsSeen?: number;
 }
 
 /** Per-customer state (UserState property `faqBotUser`): lets a returning customer get a shorter greeting. */
@@ -126,6 +128,7 @@ export class FaqBot extends ActivityHandler {
 
   private async handleMessage(context: TurnContext): Promise<void> {
     const data = await this.conversationData.get(context, {});
+    this.forgetPromptsAfterHuman(context, data);
     const locale = context.activity.locale;
     const text = context.activity.text?.trim();
     // A first message the knowledge greets back ("hi" → the hello entry) needs no second greeting.
@@ -148,6 +151,25 @@ export class FaqBot extends ActivityHandler {
     const entry = followUp && this.knowledge.get(followUp.value, this.searchContext(context));
     if (entry) return this.answer(context, data, entry, text);
     await this.ask(context, data, text, locale);
+  }
+
+  /**
+   * A conversation back from a person (resolved, or cancelled after an agent took over) starts afresh:
+   * the bot's old "Did this help?" or suggestion list must not capture the customer's next message.
+   * HandoffMiddleware tells how many times the conversation has gone to a person; the bot remembers
+   * the count it last saw in its own ConversationState, so neither side reaches into the other's state.
+   */
+  private forgetPromptsAfterHuman(context: TurnContext, data: FaqConversationData): void {
+    const count = (context.turnState.get(HANDOFF_REQUESTER) as HandoffRequester | undefined)?.handoffCount;
+    if (count === undefined) return;
+    if (count > (data.handoffsSeen ?? 0)) {
+      data.pending = undefined;
+      data.pendingAt = undefined;
+      data.followUps = undefined;
+      data.misses = [];
+      data.rejectedEntryIds = [];
+    }
+    data.handoffsSeen = count;
   }
 
   /** The reply to the bot's last prompt; false when it is not a reply but a new question. */

@@ -46,7 +46,8 @@ export class HandoffMiddleware implements Middleware {
     if (!conversationId) return next();
     const isMessage = activity.type === ActivityTypes.Message;
     // Messages create the queue record (so agents can also take over live bot conversations).
-    let owner: Owner = isMessage ? (await this.hub.touch(context)).owner : ((await this.hub.get(conversationId))?.owner ?? 'bot');
+    const record = isMessage ? await this.hub.touch(context) : await this.hub.get(conversationId);
+    let owner: Owner = record?.owner ?? 'bot';
 
     const requester: HandoffRequester = {
       requestHandoff: async (ctx, request) => {
@@ -56,6 +57,7 @@ export class HandoffMiddleware implements Middleware {
         await ctx.sendActivity(handoffNotice(this.hub.describeOutcome(outcome, ctx.activity.locale)));
       },
       ownerOf: async (ctx) => (await this.hub.get(ctx.activity.conversation.id))?.owner ?? 'bot',
+      handoffCount: record?.handoffs ?? 0,
     };
     context.turnState.set(HANDOFF_REQUESTER, requester);
 

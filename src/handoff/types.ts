@@ -32,4 +32,11 @@ export interface HandoffRequester {
   requestHandoff(context: TurnContext, request: HandoffRequest): Promise<void>;
   /** The current owner of this turn's conversation. */
   ownerOf(context: TurnContext): Promise<Owner>;
+  /**
+   * How many times this conversation has gone to a person (handoffs plus agent takeovers), as of the
+   * start of this turn. A bot that remembers the count of its previous turn knows from a higher one that
+   * the conversation has come back from a person, so its old prompt ("Did this help?", a list of
+   * suggestions) must not capture the customer's next message. Optional: older requesters omit it.
+   */
+  handoffCount?: number;
 }
