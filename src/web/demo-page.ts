@@ -28,6 +28,11 @@ export interface DemoPageOptions {
   tokens: WebChatTokenIssuer;
   /** Path of the Direct Line routes on this server; default `/v3/directline`. */
   directLinePath?: string;
+  /**
+   * When people answer, for the chat header (e.g. `BusinessHours.describe()` of the configured
+   * `BUSINESS_HOURS`); without it the header promises only the assistant.
+   */
+  peopleHours?: string;
   /** Web Chat's UMD bundle; default `botframework-webchat/dist/webchat.js` from node_modules. */
   webChatBundlePath?: string;
   logger?: Logger;
@@ -65,6 +70,10 @@ function asset(file: string, type: string, cache: string, transform?: (text: str
   return { type, body, gzip: gzipSync(body), etag: `"${statSync(file).mtimeMs.toString(36)}-${body.length.toString(36)}"`, cache };
 }
 
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
 /** Security headers for our own pages: Web Chat needs inline styles (CSS-in-JS) and WebSockets back to us. */
 const PAGE_HEADERS: Record<string, string> = {
   'Content-Security-Policy':
@@ -79,7 +88,9 @@ export function mountDemoPage(server: Server, options: DemoPageOptions): void {
   const directLinePath = options.directLinePath ?? '/v3/directline';
   const assets: Record<string, Asset> = {
     '/': asset(path.join(publicDir, 'index.html'), 'text/html; charset=utf-8', 'no-cache', (html) =>
-      html.replace('__DIRECT_LINE_PATH__', directLinePath.replace(/[^A-Za-z0-9/_.-]/g, '')),
+      html
+        .replace('__DIRECT_LINE_PATH__', directLinePath.replace(/[^A-Za-z0-9/_.-]/g, ''))
+        .replace('__PEOPLE_HOURS__', () => (options.peopleHours ? ` · people ${escapeHtml(options.peopleHours)}` : '')),
     ),
     '/assets/demo.js': asset(path.join(publicDir, 'demo.js'), 'text/javascript; charset=utf-8', 'no-cache'),
     '/assets/demo.css': asset(path.join(publicDir, 'demo.css'), 'text/css; charset=utf-8', 'no-cache'),
