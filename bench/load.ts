@@ -1,0 +1,425 @@
+/**
+ * Load: the running Switchboard server (src/app.ts `buildApp`, in a child process, temp DATA_DIR, the
+ * sample knowledge, Messenger + WhatsApp + Web Chat on) driven over loopback by simulated customers on
+ * all three channels at once, with agents signed in and connected to the console's event stream.
+ * Reports throughput and p50/p99 reply latency at 1, 50 and 500 concurrent conversations per channel,
+ * the same against a bare restify server (bench/bare-restify.ts, also a child) answering the same
+ * requests with a canned reply, the ratio between the two, and the server's memory over a soak.
+ *
+ *   npx tsx bench/load.ts [--soak-seconds 600] [--level-seconds 15] [--levels 1,50,500]
+ *   (or: npm run bench -- load; SOAK_SECONDS / LEVEL_SECONDS / LOAD_LEVELS in the environment work too)
+ *
+ * The fake Graph API (tests/fakes/graph.ts, which validates every Send API body) and the customers run
+ * in this process; the two servers each run alone in their own process.
+ */
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { t } from '../src/bot/strings.js';
+import { FakeGraph } from '../tests/fakes/graph.js';
+import { startServerChild, type ServerChild } from './load/ipc.js';
+import { Agents, CHANNELS, closeHttp, Customer, DirectLineCustomer, graphReply, MetaCustomer, SECRETS, type Channel } from './load/customers.js';
+import type { BareOptions } from './bare-restify.js';
+import type { BenchSection } from './types.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const AGENTS = 20;
+const AGENT_PASSWORD = 'bench agent password';
+const TURN_TIMEOUT_MS = 60_000;
+/** Questions the sample knowledge answers outright (each answered, then "Did this help?"). */
+const QUESTIONS = ['How can I pay my bill by card?', 'When is my bill due?', 'How do I set up a direct debit?', 'Why is my bill higher than usual?'];
+
+/** Settings; flags win over the environment, the environment over the defaults. */
+export interface LoadOptions {
+  soakSeconds: number;
+  levelSeconds: number;
+  levels: number[];
+  /** Concurrent conversations per channel during the soak; each customer is replaced after 4 messages. */
+  soakConversations: number;
+}
+
+function options(argv = process.argv.slice(2), env: Record<string, string | undefined> = process.env): LoadOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: false,
+    options: { 'soak-seconds': { type: 'string' }, 'level-seconds': { type: 'string' }, levels: { type: 'string' }, 'soak-conversations': { type: 'string' } },
+  });
+  const num = (flag: unknown, envValue: string | undefined, fallback: number) => {
+    const v = Number(typeof flag === 'string' ? flag : (envValue ?? fallback));
+    if (!Number.isFinite(v) || v < 0) throw new Error(`bench/load: ${String(flag ?? envValue)} is not a number of seconds / conversations`);
+    return v;
+  };
+  const levels = String(values.levels ?? env.LOAD_LEVELS ?? '1,50,500').split(',').map(Number).filter((n) => n > 0);
+  return {
+    soakSeconds: num(values['soak-seconds'], env.SOAK_SECONDS, 600),
+    levelSeconds: num(values['level-seconds'], env.LEVEL_SECONDS, 15),
+    levels,
+    soakConversations: num(values['soak-conversations'], env.SOAK_CONVERSATIONS, 20),
+  };
+}
+
+// ---------------------------------------------------------------------------------------- figures
+
+interface ChannelFigures {
+  latencies: number[];
+  done: number;
+  failed: number;
+  firstError?: string;
+}
+interface LevelFigures {
+  perChannel: Record<Channel, ChannelFigures>;
+  seconds: number;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+function summary(f: { latencies: number[]; done: number; failed: number }, seconds: number) {
+  const s = [...f.latencies].sort((a, b) => a - b);
+  return { n: f.done, failed: f.failed, perSecond: f.done / seconds, p50: percentile(s, 50), p99: percentile(s, 99) };
+}
+function merged(level: LevelFigures) {
+  const all = { latencies: [] as number[], done: 0, failed: 0 };
+  for (const c of CHANNELS) {
+    all.latencies.push(...level.perChannel[c].latencies);
+    all.done += level.perChannel[c].done;
+    all.failed += level.perChannel[c].failed;
+  }
+  return summary(all, level.seconds);
+}
+
+// ---------------------------------------------------------------------------------------- the rig
+
+/** Routes Graph API sends to the customer they are addressed to. */
+class Router {
+  readonly byId = new Map<string, Customer>();
+  unrouted = 0;
+  attach(graph: FakeGraph): void {
+    graph.onRequest((rec, body) => {
+      if (!rec.isMessage) return;
+      const reply = graphReply(rec.api, body);
+      const customer = reply && this.byId.get(`${rec.api}:${reply.to}`);
+      if (customer && rec.status === 200) customer.deliver(reply.text);
+      else this.unrouted++;
+    });
+  }
+}
+
+/** Which bot message ends a customer's turn: the app says 2–3 things per question, the bare server one. */
+type Finals = (text: string) => boolean;
+const appFinals: Finals = (() => {
+  const ends = (['didThisHelp', 'gladItHelped', 'rephrase', 'stillNoAnswerOfferHuman', 'turnError', 'unsupportedMessage', 'offerDeclined'] as const).map((k) => t('en', k));
+  return (text) => ends.some((e) => text.includes(e));
+})();
+const bareFinals: Finals = () => true;
+
+let customerSeq = 0;
+/** `n` new customers on `channel` (web chat ones have their conversation open and, for the app, greeted). */
+async function newCustomers(channel: Channel, n: number, url: string, router: Router, greeted: boolean): Promise<Customer[]> {
+  const out: Customer[] = [];
+  const prefix = String(process.pid % 1000).padStart(3, '0');
+  for (let i = 0; i < n; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, n - i) }, async () => {
+        const k = ++customerSeq;
+        if (channel === 'webchat') {
+          const c = new DirectLineCustomer(`dl-bench-${prefix}-${k}`, url);
+          await c.open(greeted);
+          return c;
+        }
+        const id = channel === 'messenger' ? `7${prefix}${String(k).padStart(10, '0')}` : `49${prefix}${String(k).padStart(9, '0')}`;
+        const c = new MetaCustomer(channel, id, url);
+        router.byId.set(`${channel}:${id}`, c);
+        return c;
+      }),
+    );
+    out.push(...batch);
+  }
+  return out;
+}
+
+/** Each customer's script: a question, "yes" to "Did this help?", the next question, ... */
+function script(i: number): string {
+  return i % 2 === 0 ? QUESTIONS[(i / 2) % QUESTIONS.length]! : 'yes';
+}
+
+/** Closed loop for `seconds`: every customer sends its next message as soon as its turn ends (bounded by `maxTurns`). */
+async function drive(customers: Customer[], seconds: number, finals: Finals, figures: Record<Channel, ChannelFigures>, maxTurns = 10_000): Promise<void> {
+  const end = performance.now() + seconds * 1000;
+  const spread = Math.min(1000, (seconds * 1000) / 10);
+  await Promise.all(
+    customers.map(async (c, k) => {
+      await new Promise((r) => setTimeout(r, customers.length > 3 ? (k / customers.length) * spread : 0)); // arrivals spread over the first second
+      const f = figures[c.channel];
+      for (let i = 0; i < maxTurns && performance.now() < end; i++) {
+        try {
+          const r = await c.turn(script(i), finals, TURN_TIMEOUT_MS);
+          f.latencies.push(r.firstMs);
+          f.done++;
+        } catch (err) {
+          f.failed++;
+          f.firstError ??= (err as Error).message;
+          return; // a lost reply would make the next turn's reply look like this one's
+        }
+      }
+    }),
+  );
+}
+
+function emptyFigures(): Record<Channel, ChannelFigures> {
+  return { messenger: { latencies: [], done: 0, failed: 0 }, whatsapp: { latencies: [], done: 0, failed: 0 }, webchat: { latencies: [], done: 0, failed: 0 } };
+}
+
+async function runLevels(url: string, router: Router, greeted: boolean, finals: Finals, o: LoadOptions, label: string): Promise<Map<number, LevelFigures>> {
+  const results = new Map<number, LevelFigures>();
+  // Warm-up: JIT, connection pools, the knowledge index's first queries.
+  {
+    const warm = (await Promise.all(CHANNELS.map((ch) => newCustomers(ch, 5, url, router, greeted)))).flat();
+    await drive(warm, 3, finals, emptyFigures(), 6);
+    for (const c of warm) c.close();
+  }
+  for (const n of o.levels) {
+    const customers = (await Promise.all(CHANNELS.map((ch) => newCustomers(ch, n, url, router, greeted)))).flat();
+    const figures = emptyFigures();
+    const t0 = performance.now();
+    await drive(customers, o.levelSeconds, finals, figures);
+    const seconds = (performance.now() - t0) / 1000;
+    for (const c of customers) c.close();
+    results.set(n, { perChannel: figures, seconds });
+    const m = merged({ perChannel: figures, seconds });
+    console.error(`bench/load: ${label} ${n}/channel: ${m.n} messages in ${seconds.toFixed(1)} s (${m.perSecond.toFixed(0)}/s), p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms, failed ${m.failed}`);
+  }
+  return results;
+}
+
+interface MemorySample {
+  at: number;
+  rss: number;
+  heapUsed: number;
+}
+
+/** The soak: `soakConversations` per channel in a closed loop, each customer replaced after 4 messages; memory sampled every 5 s. */
+async function soak(child: ServerChild, url: string, router: Router, o: LoadOptions) {
+  const figures = emptyFigures();
+  const samples: MemorySample[] = [];
+  const t0 = performance.now();
+  const end = t0 + o.soakSeconds * 1000;
+  const sample = async () => {
+    const u = await child.memory();
+    samples.push({ at: (performance.now() - t0) / 1000, rss: u.rss, heapUsed: u.heapUsed });
+  };
+  await sample();
+  const sampler = setInterval(() => void sample().catch(() => undefined), 5000);
+  let conversations = 0;
+  try {
+    await Promise.all(
+      CHANNELS.flatMap((ch) =>
+        Array.from({ length: o.soakConversations }, async () => {
+          while (performance.now() < end) {
+            const [c] = await newCustomers(ch, 1, url, router, true);
+            conversations++;
+            await drive([c!], (end - performance.now()) / 1000, appFinals, figures, 4);
+            c!.close();
+            router.byId.delete(`${c!.channel}:${c!.id}`);
+          }
+        }),
+      ),
+    );
+  } finally {
+    clearInterval(sampler);
+  }
+  await sample();
+  return { figures, samples, conversations, seconds: (performance.now() - t0) / 1000 };
+}
+
+async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    total += e.isDirectory() ? await folderBytes(p) : (await stat(p)).size;
+  }
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------- run
+
+/** Runs the whole load bench and returns its BenchSection. */
+export async function run(o: LoadOptions = options()): Promise<BenchSection> {
+  const graph = new FakeGraph({ phoneNumberId: SECRETS.phoneNumberId, record: false });
+  const graphUrl = await graph.start();
+  const router = new Router();
+  router.attach(graph);
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'switchboard-bench-load-'));
+  const started = Date.now();
+  let app: ServerChild | undefined;
+  let bare: ServerChild | undefined;
+  const agents = new Agents();
+  try {
+    // 1. The floor: the bare restify server.
+    const bareOptions: BareOptions = {
+      graphApiUrl: graphUrl,
+      messengerSecret: SECRETS.messenger,
+      whatsappSecret: SECRETS.whatsapp,
+      pageAccessToken: SECRETS.pageAccessToken,
+      whatsappAccessToken: SECRETS.whatsappAccessToken,
+      phoneNumberId: SECRETS.phoneNumberId,
+      directLineSecret: SECRETS.directLine,
+    };
+    bare = await startServerChild(path.join(here, 'bare-restify.ts'), bareOptions);
+    const bareLevels = await runLevels(bare.url, router, false, bareFinals, o, 'bare restify');
+    const bareMemory = await bare.memory();
+    await bare.stop();
+    bare = undefined;
+
+    // 2. Switchboard.
+    app = await startServerChild(path.join(here, 'load', 'app-child.ts'), {
+      env: {
+        DATA_DIR: dataDir,
+        KNOWLEDGE_DIR: path.join(root, 'knowledge'),
+        GRAPH_API_URL: graphUrl,
+        LOG_LEVEL: 'error',
+        MESSENGER_APP_SECRET: SECRETS.messenger,
+        MESSENGER_VERIFY_TOKEN: 'v',
+        MESSENGER_PAGE_ACCESS_TOKEN: SECRETS.pageAccessToken,
+        WHATSAPP_APP_SECRET: SECRETS.whatsapp,
+        WHATSAPP_VERIFY_TOKEN: 'v',
+        WHATSAPP_ACCESS_TOKEN: SECRETS.whatsappAccessToken,
+        WHATSAPP_PHONE_NUMBER_ID: SECRETS.phoneNumberId,
+        DIRECTLINE_SECRET: SECRETS.directLine,
+        BUSINESS_HOURS: 'Mon-Sun 00:00-24:00',
+      },
+      agents: AGENTS,
+      agentPassword: AGENT_PASSWORD,
+    });
+    const idle = await app.memory(true);
+    await agents.connect(app.url, AGENTS, AGENT_PASSWORD);
+    const appLevels = await runLevels(app.url, router, true, appFinals, o, 'switchboard');
+    const afterLevels = await app.memory(true);
+    console.error(`bench/load: soak for ${o.soakSeconds} s with ${o.soakConversations} conversations per channel ...`);
+    const soaked = await soak(app, app.url, router, o);
+    const afterSoakGc = await app.memory(true);
+    const dataBytes = await folderBytes(dataDir);
+    const appErrors = app.stderr.join('').split('\n').filter(Boolean);
+    await app.stop();
+    app = undefined;
+
+    return {
+      title: 'Load: all three channels at once, against a bare restify floor',
+      command: `npx tsx bench/load.ts --soak-seconds ${o.soakSeconds}${o.levelSeconds !== 15 ? ` --level-seconds ${o.levelSeconds}` : ''}  (or SOAK_SECONDS=${o.soakSeconds} npm run bench -- load)`,
+      markdown: render(o, bareLevels, appLevels, bareMemory, { idle, afterLevels, afterSoakGc }, soaked, agents, router, dataBytes, appErrors, (Date.now() - started) / 1000),
+    };
+  } finally {
+    agents.close();
+    await bare?.stop();
+    await app?.stop();
+    await graph.close();
+    closeHttp();
+    await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
+  }
+}
+
+// ---------------------------------------------------------------------------------------- report
+
+const MB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
+const ms = (v: number) => (Number.isNaN(v) ? '—' : v >= 100 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`);
+
+function render(
+  o: LoadOptions,
+  bare: Map<number, LevelFigures>,
+  app: Map<number, LevelFigures>,
+  bareMemory: NodeJS.MemoryUsage,
+  mem: { idle: NodeJS.MemoryUsage; afterLevels: NodeJS.MemoryUsage; afterSoakGc: NodeJS.MemoryUsage },
+  soaked: Awaited<ReturnType<typeof soak>>,
+  agents: Agents,
+  router: Router,
+  dataBytes: number,
+  appErrors: string[],
+  totalSeconds: number,
+): string {
+  const rows: string[] = [];
+  const ratioRows: string[] = [];
+  for (const n of o.levels) {
+    const a = app.get(n)!;
+    const b = bare.get(n)!;
+    for (const ch of [...CHANNELS, 'all'] as const) {
+      const sa = ch === 'all' ? merged(a) : summary(a.perChannel[ch], a.seconds);
+      const sb = ch === 'all' ? merged(b) : summary(b.perChannel[ch], b.seconds);
+      const bold = (s: string) => (ch === 'all' ? `**${s}**` : s);
+      rows.push(
+        `| ${n} | ${bold(ch)} | ${bold(sa.perSecond.toFixed(0))} | ${bold(ms(sa.p50))} | ${bold(ms(sa.p99))} | ${sa.n}${sa.failed ? ` (${sa.failed} lost)` : ''} | ${sb.perSecond.toFixed(0)} | ${ms(sb.p50)} | ${ms(sb.p99)} | ${sb.n}${sb.failed ? ` (${sb.failed} lost)` : ''} |`,
+      );
+      ratioRows.push(`| ${n} | ${bold(ch)} | ${(sb.perSecond / sa.perSecond).toFixed(1)}× | ${(sa.p50 / sb.p50).toFixed(1)}× | ${(sa.p99 / sb.p99).toFixed(1)}× |`);
+    }
+  }
+  const failures = [...app.values(), ...bare.values()].flatMap((l) => CHANNELS.map((c) => l.perChannel[c].firstError)).filter(Boolean);
+
+  const peakRss = Math.max(...soaked.samples.map((s) => s.rss));
+  const peakHeap = Math.max(...soaked.samples.map((s) => s.heapUsed));
+  const first = soaked.samples[0]!;
+  const last = soaked.samples.at(-1)!;
+  const soakSummary = (() => {
+    const all = { latencies: [] as number[], done: 0, failed: 0 };
+    for (const c of CHANNELS) {
+      all.latencies.push(...soaked.figures[c].latencies);
+      all.done += soaked.figures[c].done;
+      all.failed += soaked.figures[c].failed;
+    }
+    return summary(all, soaked.seconds);
+  })();
+  // Up to 10 evenly spaced samples, so growth over the soak shows.
+  const step = Math.max(1, Math.floor(soaked.samples.length / 10));
+  const timeline = soaked.samples.filter((_, i) => i % step === 0 || i === soaked.samples.length - 1);
+
+  return [
+    `A customer message's latency = the signed webhook POST (Messenger, WhatsApp) or the Direct Line \`POST …/activities\` (web chat) → the **first** bot message for that customer arriving at the fake Graph API or on the conversation's WebSocket. Each customer sends its next message as soon as the bot has finished answering the last (closed loop; the script is a question the sample knowledge answers, "yes" to "Did this help?", the next question, …), for ${o.levelSeconds} s per level, with arrivals spread over the first second; a level of N means **N conversations on each channel at once** (3 × N in all), each a new customer. Messages/s counts messages whose answer completed (the app's answer is 2–3 messages: welcome on a customer's first message, the answer, "Did this help?").`,
+    '',
+    `Switchboard: \`buildApp\` in its own Node process (${AGENTS} agents signed in through \`/api/agent/login\`, each holding \`/api/agent/events\` open), temp DATA_DIR, the sample knowledge, all three channels. Bare restify: bench/bare-restify.ts in its own process on the same routes — verifies the webhook signature, answers 200, then one canned Send API call; for Direct Line, token + conversation + WebSocket, and per POST one \`{id}\` answer plus one WebSocket frame (echo + canned reply). The fake Graph API (which schema-checks every send) and all clients share the bench process; the machine has ${os.cpus().length} CPUs shared with other work (load average ${os.loadavg()[0]!.toFixed(1)} at the end), so absolute figures are a floor and the ratio is the figure to watch.`,
+    '',
+    '| conversations per channel | channel | Switchboard msg/s | p50 | p99 | messages | bare msg/s | bare p50 | bare p99 | bare messages |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    'Ratio (how much the bare floor beats Switchboard: throughput bare ÷ ours, latency ours ÷ bare):',
+    '',
+    '| conversations per channel | channel | throughput | p50 | p99 |',
+    '| --- | --- | --- | --- | --- |',
+    ...ratioRows,
+    '',
+    failures.length ? `Lost (no reply in ${TURN_TIMEOUT_MS / 1000} s): first error — ${failures[0]}` : `No message lost: every customer message got its answer within ${TURN_TIMEOUT_MS / 1000} s.`,
+    '',
+    `### Memory (Switchboard process) over a ${(soaked.seconds / 60).toFixed(1)}-minute soak`,
+    '',
+    `${o.soakConversations} conversations per channel at once, closed loop, each customer replaced by a new one after 4 messages: ${soakSummary.n} messages (${soakSummary.perSecond.toFixed(0)}/s, p50 ${ms(soakSummary.p50)}, p99 ${ms(soakSummary.p99)}${soakSummary.failed ? `, ${soakSummary.failed} lost` : ''}) in ${soaked.conversations} conversations. Memory via \`process.memoryUsage()\` over the child's IPC channel ("after GC" = after a forced full collection).`,
+    '',
+    '| moment | RSS | heap used |',
+    '| --- | --- | --- |',
+    `| started, idle (after GC) | ${MB(mem.idle.rss)} | ${MB(mem.idle.heapUsed)} |`,
+    `| after the load levels (after GC) | ${MB(mem.afterLevels.rss)} | ${MB(mem.afterLevels.heapUsed)} |`,
+    `| soak start | ${MB(first.rss)} | ${MB(first.heapUsed)} |`,
+    `| soak peak | ${MB(peakRss)} | ${MB(peakHeap)} |`,
+    `| soak end | ${MB(last.rss)} | ${MB(last.heapUsed)} |`,
+    `| soak end (after GC) | ${MB(mem.afterSoakGc.rss)} | ${MB(mem.afterSoakGc.heapUsed)} |`,
+    `| bare restify after its levels (no GC) | ${MB(bareMemory.rss)} | ${MB(bareMemory.heapUsed)} |`,
+    '',
+    `Over the soak (s → RSS / heap used): ${timeline.map((s) => `${s.at.toFixed(0)} s → ${MB(s.rss)} / ${MB(s.heapUsed)}`).join(' · ')}.`,
+    '',
+    `Heap after GC grew ${MB(mem.afterSoakGc.heapUsed - mem.afterLevels.heapUsed)} over the soak (${soaked.conversations} new conversations; ${(Math.max(0, mem.afterSoakGc.heapUsed - mem.afterLevels.heapUsed) / Math.max(1, soaked.conversations)).toFixed(0)} bytes per conversation). DATA_DIR at the end: ${MB(dataBytes)}.`,
+    '',
+    `Agents: ${agents.connected} consoles connected; events received in all: ${Object.entries(agents.events).map(([k, v]) => `${k} ${v}`).join(', ')}. Graph sends not addressed to a waiting customer: ${router.unrouted}. Server error log lines: ${appErrors.length}${appErrors.length ? ` (first: ${appErrors[0]!.slice(0, 200)})` : ''}. Whole run: ${(totalSeconds / 60).toFixed(1)} min.`,
+  ].join('\n');
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  try {
+    const section = await run();
+    console.log(`## ${section.title}\n\n${section.markdown}\n`);
+    process.exit(0);
+  } catch (err) {
+    console.error(err);
+    process.exit(1);
+  }
+}
