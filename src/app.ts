@@ -5,7 +5,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { ConversationState, TranscriptLoggerMiddleware, UserState, type BotAdapter, type TurnContext } from 'botbuilder';
+import { ConversationState, TranscriptLoggerMiddleware, UserState, type Activity, type BotAdapter, type TurnContext } from 'botbuilder';
 import type restify from 'restify';
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './clock.js';
@@ -26,7 +26,7 @@ import { mountDemoPage } from './web/demo-page.js';
 import { WebChatAdapter, loadOrCreateDirectLineSecret } from '../adapters/webchat/index.js';
 import { MessengerAdapter } from '../adapters/messenger/index.js';
 import { WhatsAppAdapter } from '../adapters/whatsapp/index.js';
-import type { FetchLike } from '../adapters/shared/graph-client.js';
+import type { FetchLike, RetryOptions } from '../adapters/shared/graph-client.js';
 import type { MountableAdapter } from '../adapters/shared/channel.js';
 
 export interface AppOptions {
@@ -37,6 +37,8 @@ export interface AppOptions {
   fetch?: FetchLike;
   /** Backoff waits of the Meta channels (tests inject one that does not wait). */
   sleep?: (ms: number) => Promise<void>;
+  /** Graph API retry policy of the Meta channels (fault tests shorten it; default GraphClient's). */
+  retry?: RetryOptions;
   /** Watch the knowledge folder (default true). */
   watchKnowledge?: boolean;
 }
@@ -80,6 +82,9 @@ export async function buildApp(options: AppOptions): Promise<App> {
     clock,
     fetch: options.fetch,
     sleep: options.sleep,
+    retry: options.retry,
+    // A message is finished only once its turn's transcript is on disk (else it runs again after a restart).
+    settle: (a: Partial<Activity>) => transcripts.whenWritten(a.channelId ?? '', a.conversation?.id ?? ''),
     unsupportedText: t('en', 'unsupportedMessage'),
   };
   if (config.messenger) {

@@ -48,7 +48,7 @@ type Rec =
   | { t: 'done'; id: string }
   | { t: 'seen'; id: string; at: number }
   | { t: 'win'; conv: string; at: number }
-  | { t: 'out'; conv: string; mid: string; at: number }
+  | { t: 'out'; conv: string; mid: string; at: number; in?: string; n?: number; h?: string; a?: Partial<Activity> }
   | { t: 'status'; mid: string; status: MessageStatus; at: number }
   | { t: 'fail'; failure: SendFailure }
   | { t: 'profile'; conv: string; name: string }
@@ -58,6 +58,21 @@ interface Outbound {
   mid: string;
   at: number;
   status: MessageStatus;
+  /** The inbound message whose turn sent it, and the activity's place in that turn (replay after a crash). */
+  in?: string;
+  n?: number;
+  /** Hash of the activity's content, to recognise the same reply when the turn is re-run. */
+  h?: string;
+  /** The activity (summary), so a re-run turn can log a reply it no longer makes but the customer got. */
+  a?: Partial<Activity>;
+}
+
+/** Which turn sent a message: the inbound message, the activity's ordinal in the turn, and its content hash. */
+export interface TurnSend {
+  inbound: string;
+  n: number;
+  h: string;
+  activity?: Partial<Activity>;
 }
 
 /** How long a message id is remembered for dedupe (Meta retries for hours; 7 days is ample). */
@@ -78,6 +93,8 @@ export class ChannelJournal {
   private readonly outboundByMid = new Map<string, { conv: string; o: Outbound }>();
   private readonly failures = new Map<string, SendFailure[]>();
   private readonly profiles = new Map<string, string>();
+  /** Per inbound message not yet done: platform ids already sent, by activity ordinal in its turn. */
+  private readonly sentByInbound = new Map<string, { n: number; h: string; mids: string[]; at: number; activity?: Partial<Activity> }[]>();
   private readonly unparsed: Rec[] = [];
   private queue: { line: string; durable: boolean; resolve: () => void; reject: (e: Error) => void }[] = [];
   private flushing?: Promise<void>;
@@ -127,7 +144,7 @@ export class ChannelJournal {
     for (const [conv, name] of this.profiles) compact.push({ t: 'profile', conv, name });
     for (const [conv, list] of this.outbound)
       for (const o of list) {
-        compact.push({ t: 'out', conv, mid: o.mid, at: o.at });
+        compact.push({ t: 'out', conv, mid: o.mid, at: o.at, ...(o.in !== undefined && this.pending.has(o.in) ? { in: o.in, n: o.n, h: o.h, a: o.a } : {}) });
         if (o.status !== 'sent') compact.push({ t: 'status', mid: o.mid, status: o.status, at: o.at });
       }
     for (const list of this.failures.values()) for (const failure of list) compact.push({ t: 'fail', failure });
@@ -163,6 +180,7 @@ export class ChannelJournal {
         break;
       case 'done':
         this.pending.delete(rec.id);
+        this.sentByInbound.delete(rec.id);
         break;
       case 'seen':
         this.seen.set(rec.id, rec.at);
@@ -171,7 +189,7 @@ export class ChannelJournal {
         this.touchWindow(rec.conv, rec.at);
         break;
       case 'out':
-        this.addOutbound(rec.conv, rec.mid, rec.at);
+        this.addOutbound(rec.conv, rec.mid, rec.at, rec.in !== undefined && rec.n !== undefined && rec.h !== undefined ? { inbound: rec.in, n: rec.n, h: rec.h, activity: rec.a } : undefined);
         break;
       case 'status':
         this.setStatus(rec.mid, rec.status);
@@ -197,9 +215,16 @@ export class ChannelJournal {
     if ((this.windows.get(conv) ?? 0) < at) this.windows.set(conv, at);
   }
 
-  private addOutbound(conv: string, mid: string, at: number) {
+  private addOutbound(conv: string, mid: string, at: number, turn?: TurnSend) {
     const list = this.outbound.get(conv) ?? [];
-    const o: Outbound = { mid, at, status: 'sent' };
+    const o: Outbound = { mid, at, status: 'sent', ...(turn ? { in: turn.inbound, n: turn.n, h: turn.h, a: turn.activity } : {}) };
+    if (turn) {
+      const sends = this.sentByInbound.get(turn.inbound) ?? [];
+      const same = sends.find((x) => x.n === turn.n && x.h === turn.h);
+      if (same) same.mids.push(mid);
+      else sends.push({ n: turn.n, h: turn.h, mids: [mid], at, activity: turn.activity });
+      this.sentByInbound.set(turn.inbound, sends);
+    }
     list.push(o);
     if (list.length > OUTBOUND_KEPT_PER_CONVERSATION) this.outboundByMid.delete(list.shift()!.mid);
     this.outbound.set(conv, list);
@@ -289,6 +314,7 @@ export class ChannelJournal {
   /** Marks an accepted message as processed (not fsynced: a crash just before re-runs it once). */
   async done(id: string): Promise<void> {
     this.pending.delete(id);
+    this.sentByInbound.delete(id);
     await this.write([{ t: 'done', id }], false);
   }
 
@@ -302,10 +328,22 @@ export class ChannelJournal {
     return this.windows.get(conversationId);
   }
 
-  async recordOutbound(conversationId: string, mid: string): Promise<void> {
+  /**
+   * Records a sent message. `turn` says which inbound message's turn sent it and the activity's ordinal
+   * in that turn, so a turn re-run after a crash does not send it again (see `sentInTurn`).
+   */
+  async recordOutbound(conversationId: string, mid: string, turn?: TurnSend): Promise<void> {
     const at = this.now();
-    this.addOutbound(conversationId, mid, at);
-    await this.write([{ t: 'out', conv: conversationId, mid, at }], false);
+    this.addOutbound(conversationId, mid, at, turn);
+    await this.write([{ t: 'out', conv: conversationId, mid, at, ...(turn ? { in: turn.inbound, n: turn.n, h: turn.h, a: turn.activity } : {}) }], false);
+  }
+
+  /**
+   * What an earlier run of this inbound message's turn (cut short by a crash) already sent, oldest
+   * first, with each activity's content hash: a re-run skips a reply with the same content.
+   */
+  sentInTurn(inbound: string): readonly { n: number; h: string; mids: string[]; at: number; activity?: Partial<Activity> }[] {
+    return this.sentByInbound.get(inbound) ?? [];
   }
 
   /** Updates one outbound message's status; returns its conversation when it changed. */

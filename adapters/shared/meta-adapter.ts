@@ -10,6 +10,7 @@
  * Subclasses supply only the mapping (payload → activities, activity → Graph requests) and the
  * platform's window rules, in keeping with "an adapter is a mapper plus one side effect".
  */
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
@@ -61,6 +62,12 @@ export interface MetaAdapterOptions {
   markAsRead?: boolean;
   /** Largest webhook body accepted (default 1 MiB). */
   maxBodyBytes?: number;
+  /**
+   * Awaited after a turn and before its message is marked done, e.g. until the transcript of the turn
+   * is on disk (`LowdbTranscriptStore.whenWritten`). If it rejects, the message stays pending and is
+   * run again at the next start, so nothing acknowledged is lost to a crash or a full disk.
+   */
+  settle?: (activity: Partial<Activity>) => Promise<void>;
 }
 
 /** Default reply to media, locations and stickers. */
@@ -109,6 +116,26 @@ export function isUnsupportedActivity(activity: Partial<Activity>): boolean {
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** turnState key: the inbound message a turn runs for, and how many message activities it has sent. */
+const TURN_KEY = Symbol('switchboard.meta.turn');
+interface TurnMark {
+  inbound: string;
+  sent: number;
+  /** Earlier sends of this turn (before a crash) already matched to a re-run reply. */
+  claimed: Set<number>;
+  /** Earlier sends being logged without a send (see `process`), in order. */
+  relog?: number[];
+  /** How many sends of this turn the journal held when it started: those are from a run cut short by a crash. */
+  before: number;
+}
+
+/** A stable hash of what a message activity says, to recognise it when a turn is re-run. */
+function contentHash(a: Partial<Activity>): string {
+  return createHash('sha256')
+    .update(JSON.stringify([a.text ?? '', a.suggestedActions ?? null, a.attachments?.length ? a.attachments : null]))
+    .digest('base64url')
+    .slice(0, 16);
+}
 
 /**
  * A botbuilder `BotAdapter` for a Meta webhook channel. Emits `sendFailed` (SendFailure) and
@@ -337,6 +364,7 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
     const logic = this.logic;
     if (!logic) throw new Error(`${this.channelId}: a message arrived before mount(server, logic) gave the adapter its bot logic`);
     const context = new TurnContext(this, activity);
+    context.turnState.set(TURN_KEY, { inbound: item.id, sent: 0, claimed: new Set(), before: this.journal.sentInTurn(item.id).length } satisfies TurnMark);
     try {
       if (isUnsupportedActivity(activity)) {
         // Not for the bot: the middleware still runs (transcript, handoff — if a human owns the
@@ -345,10 +373,25 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
           await ctx.sendActivity(this.unsupportedText);
         });
       } else {
-        await this.runMiddleware(context, logic);
+        await this.runMiddleware(context, async (ctx) => {
+          await logic(ctx);
+          // A turn re-run after a crash: replies the customer already got but this run did not make
+          // (the bot's state had moved on) still go into the transcript, under their ids, without a send.
+          const mark = ctx.turnState.get(TURN_KEY) as TurnMark;
+          const earlier = this.journal.sentInTurn(item.id).slice(0, mark.before);
+          mark.relog = earlier.map((_, k) => k).filter((k) => !mark.claimed.has(k) && earlier[k]!.activity);
+          if (mark.relog.length) await ctx.sendActivities(mark.relog.map((k) => ({ ...earlier[k]!.activity, type: ActivityTypes.Message, timestamp: new Date(earlier[k]!.at) })));
+        });
       }
     } finally {
-      await this.journal.done(item.id).catch((err) => this.logger.warn('could not mark message done', { error: (err as Error).message }));
+      // A turn that threw has been through onTurnError; it is done unless its transcript could not be written.
+      const settled = this.base.settle
+        ? await this.base.settle(activity).then(
+            () => true,
+            (err) => (this.logger.error('turn not recorded; the message stays pending and runs again at the next start', { channel: this.channelId, conversation: item.conversationId, error: (err as Error).message }), false),
+          )
+        : true;
+      if (settled) await this.journal.done(item.id).catch((err) => this.logger.warn('could not mark message done', { error: (err as Error).message }));
     }
   }
 
@@ -470,6 +513,18 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
   private async sendMessage(activity: Partial<Activity>, context: TurnContext): Promise<string> {
     const conversationId = activity.conversation?.id ?? context.activity.conversation?.id;
     if (!conversationId) throw new Error(`${this.channelId}: cannot send a message without conversation.id (use TurnContext or continueConversation)`);
+    // A turn re-run after a crash: what it already sent is not sent again (the same ids are returned).
+    const mark = context.turnState.get(TURN_KEY) as TurnMark | undefined;
+    const turn = mark && (!activity.conversation?.id || activity.conversation.id === context.activity.conversation?.id) ? { inbound: mark.inbound, n: mark.sent++, h: contentHash(activity), activity: summarize(activity) } : undefined;
+    if (turn) {
+      const earlier = this.journal.sentInTurn(turn.inbound).slice(0, mark!.before);
+      const relogged = mark!.relog?.shift();
+      const i = relogged ?? earlier.findIndex((x, k) => !mark!.claimed.has(k) && x.h === turn.h);
+      if (i >= 0) {
+        mark!.claimed.add(i);
+        return earlier[i]!.mids[earlier[i]!.mids.length - 1]!;
+      }
+    }
     try {
       const { mode, closedAt } = this.windowMode(conversationId, activity);
       if (mode === 'closed' && !this.canSendOutsideWindow(activity, conversationId)) {
@@ -482,7 +537,7 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
         if (err instanceof GraphApiError && this.isWindowError(err)) throw new ReplyWindowClosedError(this.channelId, conversationId, closedAt, `Meta refused it: ${err.graphMessage}`, err);
         throw err;
       }
-      for (const id of ids) await this.journal.recordOutbound(conversationId, id);
+      for (const id of ids) await this.journal.recordOutbound(conversationId, id, turn);
       return ids[ids.length - 1] ?? '';
     } catch (err) {
       await this.fail(failureOf(this.channelId, conversationId, this.clock.now(), err, activity));

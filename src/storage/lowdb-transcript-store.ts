@@ -46,6 +46,9 @@ interface IndexLine {
 }
 
 const WHERE = 'LowdbTranscriptStore';
+/** How many of an earlier process's last activities per conversation are checked against replays. */
+const REPLAY_IDS_KEPT = 100;
+const EARLIER_FILES_KEPT = 10_000;
 /** botbuilder's `MemoryTranscriptStore.pageSize`. */
 export const DEFAULT_TRANSCRIPT_PAGE_SIZE = 20;
 
@@ -119,6 +122,10 @@ export class LowdbTranscriptStore implements TranscriptStore {
   private readonly queue = new KeyedQueue();
   /** Conversation files known to exist (so a log is a single append); bounded so it cannot grow forever. */
   private readonly known = new BoundedSet<string>(50_000);
+  /** Per conversation file written by an earlier process: the (type, id) of its last activities. */
+  private readonly earlier = new Map<string, Set<string>>();
+  /** The last write error per conversation, until a later write succeeds (see `whenWritten`). */
+  private readonly failed = new Map<string, Error>();
   /** (conversation, customer) pairs already in the customer's index. */
   private readonly knownCustomers = new BoundedSet<string>(50_000);
   /** Each channel's conversation list, read from its index on first use and kept up to date by this process. */
@@ -181,20 +188,42 @@ export class LowdbTranscriptStore implements TranscriptStore {
     const created = copy.timestamp;
     const customer = this.customerOf(activity);
     const file = this.conversationFile(channelId, conversationId);
-    return this.queue.run(`${channelId}\u0000${conversationId}`, async () => {
+    const key = `${channelId}\u0000${conversationId}`;
+    return this.queue.run(key, () =>
+      this.append(file, channelId, conversationId, copy, created, customer).then(
+        () => void this.failed.delete(key),
+        (err: Error) => {
+          this.failed.set(key, err);
+          throw err;
+        },
+      ),
+    );
+  }
+
+  private async append(file: string, channelId: string, conversationId: string, copy: { id?: string; type?: string }, created: string, customer: string | undefined) {
+    {
       const known = this.known.has(file);
       // First activity of this conversation seen by this process: is it a new conversation?
-      if (!known && !(await fileExists(file, WHERE))) {
-        await this.lines<IndexLine>(this.channelIndexFile(channelId)).append([{ id: conversationId, created }]);
-        await this.updateIndex(channelId, (m) => {
-          if (!m.has(conversationId)) m.set(conversationId, { channelId, id: conversationId, created: new Date(created) });
-        });
+      if (!known) {
+        if (!(await fileExists(file, WHERE))) {
+          await this.lines<IndexLine>(this.channelIndexFile(channelId)).append([{ id: conversationId, created }]);
+          await this.updateIndex(channelId, (m) => {
+            if (!m.has(conversationId)) m.set(conversationId, { channelId, id: conversationId, created: new Date(created) });
+          });
+        } else if (!this.earlier.has(file)) {
+          // Logged by an earlier process: remember its last ids, so a turn replayed after a crash
+          // (the channel re-runs a message that was stored but not finished) is not logged twice.
+          const tail = (await this.readLines<Activity>(file)).slice(-REPLAY_IDS_KEPT);
+          this.earlier.set(file, new Set(tail.filter((a) => a?.id).map((a) => `${a.type}\u0000${a.id}`)));
+          if (this.earlier.size > EARLIER_FILES_KEPT) this.earlier.delete(this.earlier.keys().next().value as string);
+        }
       }
+      if (copy.id && this.earlier.get(file)?.has(`${copy.type}\u0000${copy.id}`)) return;
       this.known.delete(file); // if the append fails, the next one checks the file's tail again
       await this.lines<Activity>(file).append([copy as unknown as Activity], { tailChecked: known });
       this.known.add(file);
       if (customer) await this.indexCustomer(channelId, conversationId, customer, created);
-    });
+    }
   }
 
   private async indexCustomer(channelId: string, conversationId: string, customer: string, created: string) {
@@ -261,6 +290,18 @@ export class LowdbTranscriptStore implements TranscriptStore {
       this.sortedIndexes.set(channelId, sorted);
     }
     return sorted;
+  }
+
+  /**
+   * Resolves once every activity handed to `logActivity` for this conversation so far is written
+   * (rejects if the last of them failed), so a channel can mark a message finished only after its
+   * transcript is on disk.
+   */
+  whenWritten(channelId: string, conversationId: string): Promise<void> {
+    return this.queue.run(`${channelId}\u0000${conversationId}`, async () => {
+      const failure = this.failed.get(`${channelId}\u0000${conversationId}`);
+      if (failure) throw failure;
+    });
   }
 
   /**
