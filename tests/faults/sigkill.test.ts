@@ -1,0 +1,142 @@
+/**
+ * Fault: the server process is killed with SIGKILL in the middle of a burst of signed webhooks, then
+ * restarted on the same DATA_DIR while Meta retries what was not acknowledged (and, as Meta does,
+ * repeats some that were).
+ *
+ * The kill is real (a child process). One window cannot be closed by any server: Meta has accepted a
+ * send but its answer has not reached us yet. No Graph API call is idempotent, so a crash there means
+ * either a second send or a lost one. To test everything else without a coin-flip, the gate in front
+ * of the fake Graph API parks new sends a moment before the kill, so every send Meta accepted has had its
+ * answer back; sends parked at the kill never reached "Meta" and must be made again after the restart.
+ * Webhooks, turns, transcript writes and state writes are all in flight when the kill lands.
+ */
+import { expect } from 'chai';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Activity } from 'botbuilder';
+import { FakeGraph } from '../fakes/graph.js';
+import { LowdbTranscriptStore } from '../../src/storage/index.js';
+import { GraphGate, delay, message, metaEnv, post, reportCounts, startChild, until, type Child, type Msg } from './helpers.js';
+
+const QUESTIONS = ['How can I pay my bill by card?', 'What are your store opening hours?', 'Where is my order?'];
+
+describe('faults: SIGKILL in the middle of a webhook burst', function () {
+  this.timeout(60_000);
+  let graph: FakeGraph;
+  let gate: GraphGate;
+  let dataDir: string;
+  let child: Child | undefined;
+
+  before(async () => {
+    graph = new FakeGraph();
+    gate = new GraphGate(await graph.start());
+    await gate.start();
+    dataDir = await mkdtemp(join(tmpdir(), 'switchboard-fault-kill-'));
+  });
+  after(async () => {
+    await child?.kill();
+    await gate.close();
+    await graph.close();
+    await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
+  });
+
+  it('keeps every acknowledged WhatsApp and Messenger message exactly once in the transcript and replies to each once', async () => {
+    const env = metaEnv(dataDir, gate.url);
+    child = await startChild(env);
+    // 16 customers per channel, 3 questions each: 96 messages, in order per customer.
+    const msgs: Msg[] = [];
+    for (let q = 0; q < QUESTIONS.length; q++)
+      for (let c = 0; c < 16; c++) {
+        msgs.push(message('whatsapp', `49151000${String(c).padStart(4, '0')}`, QUESTIONS[q]!));
+        msgs.push(message('messenger', `70000000${String(c).padStart(4, '0')}`, QUESTIONS[q]!));
+      }
+    const acked = new Set<string>();
+    let next = 0;
+    let killed = false;
+    const sendAll = async (url: string, list: Msg[], concurrency: number) => {
+      let i = 0;
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (i < list.length) {
+            const m = list[i++]!;
+            if ((await post(url, m)) === 200) acked.add(m.id);
+          }
+        }),
+      );
+    };
+    // The burst: 6 concurrent senders; the kill lands once about 40 messages are acknowledged.
+    const burst = (async () => {
+      const url = child!.url;
+      await Promise.all(
+        Array.from({ length: 6 }, async () => {
+          while (next < msgs.length && !killed) {
+            const m = msgs[next++]!;
+            if ((await post(url, m)) === 200) acked.add(m.id);
+          }
+        }),
+      );
+    })();
+    await until(() => acked.size >= 40, 20_000, '40 acknowledged webhooks');
+    gate.mode = { kind: 'hold' };
+    await delay(100); // answers already on their way back are journaled (see the file comment)
+    await child.kill();
+    killed = true;
+    gate.drop();
+    await burst;
+    const ackedBeforeKill = acked.size;
+    const sentBeforeKill = graph.sent().length;
+
+    gate.mode = { kind: 'open' };
+    child = await startChild(env);
+    // Meta retries everything not acknowledged, and repeats acknowledged deliveries too.
+    await sendAll(child.url, msgs, 6);
+    expect(acked.size).to.equal(msgs.length);
+    await child.stop(); // finishes every accepted turn before exiting
+    child = undefined;
+
+    const store = new LowdbTranscriptStore({ dir: dataDir });
+    const inbound = new Map<string, number>();
+    const replies = new Map<string, Activity[]>();
+    const botIds = new Map<string, number>();
+    for (const channel of ['whatsapp', 'messenger']) {
+      for (const info of await store.allTranscripts(channel)) {
+        for (const a of await store.readTranscript(channel, info.id)) {
+          if (a.type !== 'message') continue;
+          if (a.from?.role === 'user') inbound.set(a.id!, (inbound.get(a.id!) ?? 0) + 1);
+          else {
+            botIds.set(a.id!, (botIds.get(a.id!) ?? 0) + 1);
+            const list = replies.get(a.replyToId ?? '') ?? [];
+            list.push(a);
+            replies.set(a.replyToId ?? '', list);
+          }
+        }
+      }
+    }
+    const sent = graph.sent();
+    const sentIds = sent.map((r) => (r.response as any).message_id ?? (r.response as any).messages?.[0]?.id);
+    const counts = {
+      sent: msgs.length,
+      acknowledged: acked.size,
+      acknowledgedBeforeKill: ackedBeforeKill,
+      stored: [...inbound.keys()].filter((id) => acked.has(id)).length,
+      replied: msgs.filter((m) => (replies.get(m.id)?.length ?? 0) > 0).length,
+      graphSends: sent.length,
+      graphSendsBeforeKill: sentBeforeKill,
+    };
+    reportCounts('sigkill-burst', counts);
+
+    for (const m of msgs) {
+      expect(inbound.get(m.id), `${m.channel} ${m.id} in the transcript`).to.equal(1);
+      const r = replies.get(m.id) ?? [];
+      expect(r.length, `replies to ${m.channel} ${m.id}`).to.be.greaterThan(0);
+      const texts = r.map((a) => a.text);
+      expect(new Set(texts).size, `a reply to ${m.id} repeated`).to.equal(texts.length);
+    }
+    // Every send Meta accepted is in the transcript exactly once, and nothing else is: no reply went twice.
+    for (const id of sentIds) expect(botIds.get(id), `Graph message ${id} in the transcript`).to.equal(1);
+    expect(botIds.size).to.equal(new Set(sentIds).size);
+    expect(sentIds.length).to.equal(new Set(sentIds).size);
+  });
+});
+
