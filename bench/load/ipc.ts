@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 /** Parent → child. */
 type Request = { type: 'memory'; id: number; gc?: boolean } | { type: 'stop' };
 /** Child → parent. */
-type Reply = { type: 'ready'; url: string } | { type: 'memory'; id: number; usage: NodeJS.MemoryUsage; gcRan: boolean };
+type Reply = { type: 'ready'; url: string } | { type: 'memory'; id: number; usage: NodeJS.MemoryUsage; gcRan: boolean } | { type: 'other'; [k: string]: unknown };
 
 /** Child side: answers memory requests; `stop` runs `close` and exits. */
 export function serveMemoryRequests(close: () => Promise<void>): void {
@@ -40,8 +40,8 @@ export interface ServerChild {
   stderr: string[];
 }
 
-/** Forks `script` (TypeScript, via tsx) with `arg` and waits for its `ready` message. */
-export function startServerChild(script: string, arg: unknown, timeoutMs = 60_000): Promise<ServerChild> {
+/** Forks `script` (TypeScript, via tsx) with `arg` and waits for its `ready` message; other messages go to `onMessage`. */
+export function startServerChild(script: string, arg: unknown, onMessage?: (m: any) => void, timeoutMs = 60_000): Promise<ServerChild> {
   const proc: ChildProcess = fork(script, [JSON.stringify(arg)], {
     execArgv: ['--expose-gc', '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
@@ -64,7 +64,8 @@ export function startServerChild(script: string, arg: unknown, timeoutMs = 60_00
       reject(new Error(`bench/load: ${script} exited (${code ?? signal}) before listening: ${stderr.join('')}`));
     });
     proc.on('message', (m: Reply) => {
-      if (m.type === 'memory') {
+      if (m.type !== 'memory' && m.type !== 'ready') onMessage?.(m);
+      else if (m.type === 'memory') {
         pending.get(m.id)?.(m.usage);
         pending.delete(m.id);
       } else if (m.type === 'ready') {
