@@ -17,13 +17,20 @@ export type FetchLike = (url: string, init: { method: string; headers: Record<st
   text(): Promise<string>;
 }>;
 
-/** Retry policy; the defaults suit a webhook bot (a reply is still useful a minute later). */
+/**
+ * Retry policy; the defaults suit a webhook bot (a reply is still useful a minute or two later).
+ * With the defaults, the waits alone add up to at least 90 s (0.25+0.5+1+2+4+8+15·5 s with the
+ * least jitter, up to 181 s with the most), so a Graph API outage of a full minute — 500s, 429s or
+ * timeouts — is ridden out and the reply still goes; tests/faults/graph-outage.test.ts shows it.
+ * Until the send succeeds the inbound message stays pending in the channel journal, so a restart
+ * during the outage runs the turn again.
+ */
 export interface RetryOptions {
-  /** Attempts in all, including the first (default 5). */
+  /** Attempts in all, including the first (default 12). */
   maxAttempts?: number;
   /** First backoff step in ms (default 500); doubles each attempt. */
   baseDelayMs?: number;
-  /** Longest single wait in ms, also the cap on Retry-After (default 30 s). */
+  /** Longest single wait in ms, also the cap on Retry-After (default 30 s). Retry-After is a floor on the backoff, never a shortcut. */
   maxDelayMs?: number;
   /** Per-attempt timeout in ms (default 10 s). */
   timeoutMs?: number;
@@ -49,6 +56,8 @@ export interface GraphClientOptions extends RetryOptions {
 export const THROTTLING_CODES = new Set([4, 17, 32, 613, 80006, 130429, 131056]);
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Attempts of a send by default: enough backoff to outlast a one-minute Graph API outage (see RetryOptions). */
+export const DEFAULT_MAX_ATTEMPTS = 12;
 
 /** A Graph API client for one channel's token; only `request` does I/O. */
 export class GraphClient {
@@ -64,7 +73,7 @@ export class GraphClient {
     this.random = options.random ?? Math.random;
     this.logger = options.logger ?? silentLogger;
     this.retry = {
-      maxAttempts: options.maxAttempts ?? 5,
+      maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
       baseDelayMs: options.baseDelayMs ?? 500,
       maxDelayMs: options.maxDelayMs ?? 30_000,
       timeoutMs: options.timeoutMs ?? 10_000,
@@ -82,12 +91,16 @@ export class GraphClient {
     return this.request<T>('GET', qs ? `${path}?${qs}` : path, undefined, opts);
   }
 
-  /** The backoff before attempt `attempt + 1`: full jitter over base·2^attempt, or Retry-After when given. */
+  /**
+   * The backoff before attempt `attempt + 1`: "equal jitter" over base·2^attempt (half fixed, half
+   * random), raised to Retry-After when Meta asks for longer (a short Retry-After repeated must not
+   * burn the attempts in seconds), capped at maxDelayMs.
+   */
   backoffMs(attempt: number, retryAfter?: string | null): number {
-    const ra = parseRetryAfter(retryAfter);
-    if (ra !== undefined) return Math.min(ra, this.retry.maxDelayMs);
     const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** attempt);
-    return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
+    const backoff = Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
+    const ra = parseRetryAfter(retryAfter);
+    return Math.min(Math.max(ra ?? 0, backoff), this.retry.maxDelayMs);
   }
 
   private async request<T>(method: string, path: string, body: unknown, opts: { maxAttempts?: number }): Promise<T> {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { GraphClient, type FetchLike } from '../../adapters/shared/graph-client.js';
+import { DEFAULT_MAX_ATTEMPTS, GraphClient, type FetchLike } from '../../adapters/shared/graph-client.js';
 import { GraphApiError, GraphUnavailableError } from '../../adapters/shared/errors.js';
 
 type Answer = { status: number; body?: unknown; headers?: Record<string, string> } | Error;
@@ -51,12 +51,12 @@ describe('GraphClient retries', () => {
   });
 
   it('gives up after the last attempt with Meta\'s error, or GraphUnavailableError when nobody answered', async () => {
-    const five = Array.from({ length: 5 }, () => ({ status: 503, body: { error: { code: 2, error_subcode: 7, message: 'down', fbtrace_id: 'T' } } }));
+    const five = Array.from({ length: DEFAULT_MAX_ATTEMPTS }, () => ({ status: 503, body: { error: { code: 2, error_subcode: 7, message: 'down', fbtrace_id: 'T' } } }));
     const err = await make(five).client.post('/x', {}).catch((e) => e);
     expect(err).to.be.instanceOf(GraphApiError);
     expect(err).to.include({ status: 503, code: 2, subcode: 7, fbtraceId: 'T' });
     expect(err.message).to.match(/^test: POST \/x failed with HTTP 503 \(code 2, subcode 7\): down/);
-    const none = await make(Array.from({ length: 5 }, () => new Error('ECONNREFUSED'))).client.post('/x', {}).catch((e) => e);
+    const none = await make(Array.from({ length: DEFAULT_MAX_ATTEMPTS }, () => new Error('ECONNREFUSED'))).client.post('/x', {}).catch((e) => e);
     expect(none).to.be.instanceOf(GraphUnavailableError);
   });
 

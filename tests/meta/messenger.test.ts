@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_ATTEMPTS } from '../../adapters/shared/graph-client.js';
 import { expect } from 'chai';
 import { MessageFactory, type TurnContext } from 'botbuilder';
 import { makeRig, settle, fixture, PSID, VERIFY_TOKEN, type Rig } from './helpers.js';
@@ -193,11 +194,11 @@ describe('MessengerAdapter', function () {
     });
 
     it('records a final failure with Meta\'s code and message after the last retry', async () => {
-      rig.graph.failNext(5, { status: 500, code: 2, message: 'Service temporarily unavailable' });
+      rig.graph.failNext(DEFAULT_MAX_ATTEMPTS, { status: 500, code: 2, message: 'Service temporarily unavailable' });
       const err = await sendText(rig, 'lost?').catch((e) => e);
       expect(err).to.be.instanceOf(GraphApiError);
       expect(err).to.include({ status: 500, code: 2 });
-      expect(rig.sleeps).to.have.length(4);
+      expect(rig.sleeps).to.have.length(DEFAULT_MAX_ATTEMPTS - 1);
       const [f] = await rig.messenger.sendFailures(PSID);
       expect(f).to.include({ code: 2, message: 'Service temporarily unavailable', fbtraceId: 'AFakeTrace' });
     });
