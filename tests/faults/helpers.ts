@@ -3,7 +3,9 @@
  * limits), a gate in front of the fake Graph API that can hold, fail or hang requests, signed webhook
  * posts, and the `FAULT-COUNTS` line the lead copies into BENCHMARKS.md.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import type { Activity } from 'botbuilder';
+import { LowdbTranscriptStore } from '../../src/storage/index.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -213,4 +215,38 @@ export async function until(fn: () => boolean | Promise<boolean>, timeoutMs: num
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await delay(50);
   }
+}
+
+/** What the transcripts under `dataDir` hold for the Meta channels: inbound ids, replies by the message they answer. */
+export async function readMetaTranscripts(dataDir: string): Promise<{ inbound: Map<string, number>; replies: Map<string, Activity[]>; botIds: Map<string, number> }> {
+  const store = new LowdbTranscriptStore({ dir: dataDir });
+  const inbound = new Map<string, number>();
+  const replies = new Map<string, Activity[]>();
+  const botIds = new Map<string, number>();
+  for (const channel of ['whatsapp', 'messenger']) {
+    for (const info of await store.allTranscripts(channel)) {
+      for (const a of await store.readTranscript(channel, info.id)) {
+        if (a.type !== 'message') continue;
+        if (a.from?.role === 'user') inbound.set(a.id!, (inbound.get(a.id!) ?? 0) + 1);
+        else {
+          botIds.set(a.id!, (botIds.get(a.id!) ?? 0) + 1);
+          const list = replies.get(a.replyToId ?? '') ?? [];
+          list.push(a);
+          replies.set(a.replyToId ?? '', list);
+        }
+      }
+    }
+  }
+  return { inbound, replies, botIds };
+}
+
+/**
+ * Sets the soft RLIMIT_FSIZE of a running process with util-linux `prlimit` (no privilege needed for
+ * one's own processes, and root is not exempt): 0 makes every write to a regular file fail with EFBIG,
+ * as on a full disk, while reads, pipes and sockets keep working. Returns the previous soft limit.
+ */
+export function setFileSizeLimit(pid: number, soft: string): string {
+  const previous = execFileSync('prlimit', ['--pid', String(pid), '--fsize', '--output', 'SOFT', '--noheadings', '--raw'], { encoding: 'utf8' }).trim();
+  execFileSync('prlimit', ['--pid', String(pid), `--fsize=${soft}:`]);
+  return previous;
 }

@@ -14,10 +14,8 @@ import { expect } from 'chai';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Activity } from 'botbuilder';
 import { FakeGraph } from '../fakes/graph.js';
-import { LowdbTranscriptStore } from '../../src/storage/index.js';
-import { GraphGate, delay, message, metaEnv, post, reportCounts, startChild, until, type Child, type Msg } from './helpers.js';
+import { GraphGate, delay, message, metaEnv, post, readMetaTranscripts, reportCounts, startChild, until, type Child, type Msg } from './helpers.js';
 
 const QUESTIONS = ['How can I pay my bill by card?', 'What are your store opening hours?', 'Where is my order?'];
 
@@ -95,24 +93,7 @@ describe('faults: SIGKILL in the middle of a webhook burst', function () {
     await child.stop(); // finishes every accepted turn before exiting
     child = undefined;
 
-    const store = new LowdbTranscriptStore({ dir: dataDir });
-    const inbound = new Map<string, number>();
-    const replies = new Map<string, Activity[]>();
-    const botIds = new Map<string, number>();
-    for (const channel of ['whatsapp', 'messenger']) {
-      for (const info of await store.allTranscripts(channel)) {
-        for (const a of await store.readTranscript(channel, info.id)) {
-          if (a.type !== 'message') continue;
-          if (a.from?.role === 'user') inbound.set(a.id!, (inbound.get(a.id!) ?? 0) + 1);
-          else {
-            botIds.set(a.id!, (botIds.get(a.id!) ?? 0) + 1);
-            const list = replies.get(a.replyToId ?? '') ?? [];
-            list.push(a);
-            replies.set(a.replyToId ?? '', list);
-          }
-        }
-      }
-    }
+    const { inbound, replies, botIds } = await readMetaTranscripts(dataDir);
     const sent = graph.sent();
     const sentIds = sent.map((r) => (r.response as any).message_id ?? (r.response as any).messages?.[0]?.id);
     const counts = {
