@@ -30,8 +30,25 @@ export const SECRETS = {
 // be written onto a socket the server is closing at that moment (ECONNRESET, a message the bench loses).
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4096, timeout: 4000 });
 
-/** One HTTP request over the shared keep-alive agent; resolves with status and body text. */
-export function request(url: string, method: string, headers: Record<string, string>, body?: string, timeoutMs = 60_000): Promise<{ status: number; text: string }> {
+/** Requests written onto a kept-alive socket the server had just closed, and sent again (Node's documented `reusedSocket` retry). */
+export const resent = { count: 0 };
+
+/**
+ * One HTTP request over the shared keep-alive agent; resolves with status and body text. A request
+ * that met ECONNRESET on a reused socket never reached the server (it had closed that idle socket
+ * while this busy process had not yet noticed) and is sent once more, as Meta would resend a webhook.
+ */
+export async function request(url: string, method: string, headers: Record<string, string>, body?: string, timeoutMs = 60_000): Promise<{ status: number; text: string }> {
+  try {
+    return await requestOnce(url, method, headers, body, timeoutMs);
+  } catch (err) {
+    if (!(err as { resend?: boolean }).resend) throw err;
+    resent.count++;
+    return requestOnce(url, method, headers, body, timeoutMs);
+  }
+}
+
+function requestOnce(url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, agent, timeout: timeoutMs, headers: body !== undefined ? { ...headers, 'Content-Length': String(Buffer.byteLength(body)) } : headers }, (res) => {
       let text = '';
@@ -40,7 +57,7 @@ export function request(url: string, method: string, headers: Record<string, str
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
     });
     req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer in ${timeoutMs} ms`)));
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => reject(Object.assign(err, { resend: req.reusedSocket && err.code === 'ECONNRESET' })));
     req.end(body);
   });
 }
