@@ -96,12 +96,13 @@ export async function buildApp(options: AppOptions): Promise<App> {
     adapters[whatsapp.channelId] = whatsapp;
   }
 
+  const businessHours = new BusinessHours(config.businessHours, config.businessTimeZone);
   const hub = new HandoffHub({
     store: await FileQueueStore.open(config.dataDir),
     transcripts,
     adapters,
     knowledge,
-    businessHours: new BusinessHours(config.businessHours, config.businessTimeZone),
+    businessHours,
     clock,
     logger: logger.child('handoff'),
   });
@@ -125,7 +126,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     adapter.onTurnError = turnErrorHandler(adapter, logger);
     adapter.mount(server, logic);
   }
-  mountDemoPage(server, { tokens: webchat, logger: logger.child('web') });
+  mountDemoPage(server, { tokens: webchat, peopleHours: businessHours.describe(), logger: logger.child('web') });
   const accounts = await AgentAccounts.open(config.dataDir);
   mountAgentApi(server, { hub, accounts, knowledge, clock, logger: logger.child('agent') });
 
