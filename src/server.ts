@@ -4,6 +4,7 @@
  */
 import restify from 'restify';
 import type { Logger } from './log.js';
+import { applySecurityHeaders } from './security/headers.js';
 
 /** One readiness check shown in `/healthz`: knowledge loaded, storage writable, ... */
 export interface HealthCheck {
@@ -24,6 +25,10 @@ export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 export function createServer(options: ServerOptions): restify.Server {
   const server = restify.createServer({ name: 'switchboard', handleUncaughtExceptions: false });
   const health = options.health ?? [];
+  server.pre((req, res, next) => {
+    applySecurityHeaders(req, res); // nosniff, Referrer-Policy, no-store on APIs, framing rules (src/security/headers.ts)
+    return next();
+  });
   server.use(restify.plugins.queryParser({ mapParams: false }));
 
   server.get('/healthz', async (_req, res) => {
@@ -44,7 +49,14 @@ export function createServer(options: ServerOptions): restify.Server {
 
   server.on('restifyError', (req, res, err, cb) => {
     // restify answers with {code, message}; keep stack traces out of responses and log only the summary.
-    if ((err.statusCode ?? 500) >= 500) options.logger.error('request failed', { method: req.method, path: req.path(), error: err.message });
+    if ((err?.statusCode ?? 500) >= 500) options.logger.error('request failed', { method: req.method, path: req.path(), error: String(err?.message ?? err) });
+    // An unexpected throw reaches restify wrapped as `InternalError`, whose message is the original error's
+    // (file paths, library internals): answer a fixed message instead. Errors we raise on purpose keep theirs.
+    // restify would answer an unexpected throw (not a restify-errors HttpError) with the error's own text
+    // (file paths, library internals): answer a fixed message instead. Errors raised on purpose keep theirs.
+    if (!(err instanceof Error) || typeof (err as { statusCode?: unknown }).statusCode !== 'number') {
+      if (!res.headersSent) res.send(500, { code: 'Internal', message: 'unexpected error; it is in the server log' });
+    }
     return cb();
   });
   return server;

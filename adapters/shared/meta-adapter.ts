@@ -635,8 +635,10 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) {
+        // Answer 413 instead of resetting the connection: stop keeping the bytes, let node discard the rest.
         reject(new Error(`body larger than ${limit} bytes`));
-        req.destroy();
+        req.removeAllListeners('data');
+        req.resume();
         return;
       }
       chunks.push(c);

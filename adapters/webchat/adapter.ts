@@ -39,6 +39,7 @@ import { systemClock } from '../../src/clock.js';
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/server.js';
+import { DEFAULT_RATE_LIMITS, enforceRateLimit, makeLimiter, type RateLimiter, type RateLimitOptions } from '../../src/security/rate-limit.js';
 import {
   CORS_ALLOWED_HEADERS,
   badRequest,
@@ -79,6 +80,13 @@ export interface WebChatAdapterOptions {
   bot?: { id: string; name: string };
   /** Open WebSockets per conversation (a new one closes the oldest); default 4. */
   maxSocketsPerConversation?: number;
+  /**
+   * Per-address limit on `tokens/generate` and `conversations` (default `DEFAULT_RATE_LIMITS.directLine`);
+   * `false`: none. Requests with the secret (the site's backend, minting for all its visitors) and
+   * `conversations` with a valid token (which only ever opens its own one conversation) are not charged,
+   * so the limit bites credential guessing and anonymous floods.
+   */
+  rateLimit?: RateLimiter | RateLimitOptions | false;
 }
 
 /** The answer of `tokens/generate` and `tokens/refresh`. */
@@ -127,6 +135,7 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
   private readonly streamTtl: number;
   private readonly maxBody: number;
   private readonly maxSockets: number;
+  private readonly limiter?: RateLimiter;
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   private readonly turns = new Map<string, Promise<void>>();
   private readonly starting = new Map<string, Promise<{ conversation: WebChatConversation; created: boolean }>>();
@@ -148,6 +157,7 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
     this.streamTtl = options.streamUrlTtlSeconds ?? 300;
     this.maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.maxSockets = options.maxSocketsPerConversation ?? 4;
+    this.limiter = makeLimiter(options.rateLimit, DEFAULT_RATE_LIMITS.directLine, this.clock);
     this.bot = options.bot ?? { id: 'switchboard', name: 'Switchboard' };
   }
 
@@ -180,7 +190,7 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
     });
 
     server.post(`${p}/tokens/generate`, async (req: Request, res: Response) => {
-      const auth = this.authenticate(req);
+      const auth = this.authenticateLimited(req, res, 'tokens/generate');
       if (auth.kind !== 'secret') throw new errors.ForbiddenError('tokens/generate needs the Direct Line secret (Authorization: Bearer <secret>), not a token');
       const body = await this.parse(req, startBodySchema, 'tokens/generate');
       res.json(200, this.generateToken({ id: body.user?.id }));
@@ -194,7 +204,7 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
     });
 
     server.post(`${p}/conversations`, async (req: Request, res: Response) => {
-      const auth = this.authenticate(req);
+      const auth = this.authenticateLimited(req, res, 'conversations');
       const body = await this.parse(req, startBodySchema, 'conversations');
       const conversationId = auth.kind === 'token' ? auth.claims.conv : newId();
       const userId = auth.kind === 'token' ? auth.claims.user : (body.user?.id ?? `dl_${newId()}`);
@@ -277,6 +287,19 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
     if (!verified.ok) throw new errors.ForbiddenError(`Direct Line token refused: ${verified.reason}; get a new one (tokens/refresh before it expires)`);
     if (verified.claims.scope !== 'conversation') throw new errors.ForbiddenError('a stream token only opens the WebSocket stream');
     return { kind: 'token', claims: verified.claims };
+  }
+
+  /** `authenticate`, charging the address's rate limit unless the credential is the secret or a valid token. */
+  private authenticateLimited(req: Request, res: Response, where: string): Auth {
+    let auth: Auth;
+    try {
+      auth = this.authenticate(req);
+    } catch (err) {
+      enforceRateLimit(this.limiter, req, res, where);
+      throw err;
+    }
+    if (auth.kind === 'token' && where !== 'conversations') enforceRateLimit(this.limiter, req, res, where);
+    return auth;
   }
 
   /** Authenticates a request for `:conversationId`: a token only for its own conversation. */

@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import errors from 'restify-errors';
 import { z } from 'zod';
+import { MAX_JSON_DEPTH, jsonTooDeep } from '../../src/security/json-depth.js';
 
 /** Conversation ids we issue and accept: URL- and file-name-safe. */
 export const conversationIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'conversation id must be [A-Za-z0-9_-]{1,128}');
@@ -75,8 +76,10 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   if (size === 0) return undefined;
   const type = String(req.headers['content-type'] ?? '');
   if (type && !/json/i.test(type)) throw new errors.UnsupportedMediaTypeError(`send the body as application/json, not ${type}`);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (jsonTooDeep(text)) throw new errors.BadRequestError(`the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(text);
   } catch {
     throw new errors.BadRequestError('the request body is not valid JSON');
   }

@@ -8,8 +8,8 @@ import { ActivityTypes, type Activity } from 'botbuilder';
 import type { InboundMessage, ParsedWebhook } from '../shared/meta-adapter.js';
 
 const messageSchema = z.looseObject({
-  from: z.string(),
-  id: z.string(),
+  from: z.string().min(1),
+  id: z.string().min(1),
   timestamp: z.string().optional(),
   type: z.string(),
   text: z.looseObject({ body: z.string() }).optional(),

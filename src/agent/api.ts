@@ -19,6 +19,9 @@ import { silentLogger, type Logger } from '../log.js';
 import type { KnowledgeSearcher } from '../knowledge/types.js';
 import { ChannelUnavailableError, slim, type AgentRef, type HandoffHub, type HubEvent } from '../handoff/hub.js';
 import { ConflictError, ConversationNotFoundError, type ConversationRecord } from '../handoff/queue-store.js';
+import { AGENT_CONSOLE_CSP } from '../security/headers.js';
+import { MAX_JSON_DEPTH, jsonTooDeep } from '../security/json-depth.js';
+import { DEFAULT_RATE_LIMITS, clientKey, makeLimiter, type RateLimiter, type RateLimitOptions } from '../security/rate-limit.js';
 import { AgentSessions, DEFAULT_SESSION_TTL_MS, type AgentAccounts, type AgentSession, type PublicAgent } from './accounts.js';
 
 /** Largest JSON body the agent API reads. */
@@ -40,6 +43,8 @@ export interface AgentApiOptions {
   sessionTtlMs?: number;
   clock?: Clock;
   logger?: Logger;
+  /** Per-address limit on `POST /api/agent/login` (default `DEFAULT_RATE_LIMITS.login`); `false`: none. */
+  loginRateLimit?: RateLimiter | RateLimitOptions | false;
 }
 
 /** An HTTP error with a JSON body. */
@@ -72,6 +77,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   }
   const raw = Buffer.concat(chunks).toString('utf8');
   if (!raw.trim()) return {};
+  if (jsonTooDeep(raw)) throw new HttpError(400, 'BadRequest', `agent API: the body nests deeper than ${MAX_JSON_DEPTH} levels`);
   try {
     return JSON.parse(raw);
   } catch {
@@ -161,9 +167,15 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
   const id = (req: Request) => String(req.params.id);
 
   const failedLogins = new Map<string, { count: number; lockedUntil: number }>();
+  const loginLimiter = makeLimiter(options.loginRateLimit, DEFAULT_RATE_LIMITS.login, clock);
   server.post(
     '/api/agent/login',
-    route(async (req) => {
+    route(async (req, res) => {
+      const limited = loginLimiter?.take(clientKey(req));
+      if (limited && !limited.ok) {
+        res.header('Retry-After', String(limited.retryAfterSeconds));
+        throw new HttpError(429, 'TooManyRequests', `agent API: too many sign-ins from this address; try again in ${limited.retryAfterSeconds} s`);
+      }
       const body = parse(loginBody, await readJson(req), 'login');
       const key = body.username.trim().toLowerCase();
       const failed = failedLogins.get(key);
@@ -355,9 +367,13 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
   const outside: Record<string, string> = { 'marked.js': createRequire(import.meta.url).resolve('marked') };
   const serve = (name: string) => async (_req: Request, res: Response) => {
     const type = Object.hasOwn(files, name) ? files[name] : undefined;
-    if (!type) return res.json(404, { code: 'NotFound', message: `agent console: no file ${name}` });
+    if (!type) {
+      // No `return res.json(...)`: restify logs a returned value with the whole request, headers included.
+      res.json(404, { code: 'NotFound', message: `agent console: no file ${name}` });
+      return;
+    }
     const body = await readFile(Object.hasOwn(outside, name) ? outside[name]! : path.join(publicDir, name));
-    res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-cache', 'Content-Security-Policy': "default-src 'self'; connect-src 'self'; img-src 'self' data:" });
+    res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-cache', 'Content-Security-Policy': AGENT_CONSOLE_CSP });
     res.end(body);
   };
   server.get('/agent', serve('index.html'));

@@ -16,6 +16,8 @@ import type { Request, Response, Server } from 'restify';
 import errors from 'restify-errors';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
+import { DEMO_PAGE_CSP } from '../security/headers.js';
+import { DEFAULT_RATE_LIMITS, enforceRateLimit, makeLimiter, type RateLimiter, type RateLimitOptions } from '../security/rate-limit.js';
 
 /** Mints a token for a new web chat conversation; `WebChatAdapter` is one. */
 export interface WebChatTokenIssuer {
@@ -36,6 +38,8 @@ export interface DemoPageOptions {
   /** Web Chat's UMD bundle; default `botframework-webchat/dist/webchat.js` from node_modules. */
   webChatBundlePath?: string;
   logger?: Logger;
+  /** Per-address limit on `POST /api/webchat/token` (default `DEFAULT_RATE_LIMITS.webChatToken`); `false`: none. */
+  tokenRateLimit?: RateLimiter | RateLimitOptions | false;
 }
 
 /** Web Chat's bundle was not found where the page expects it. */
@@ -76,8 +80,7 @@ function escapeHtml(text: string): string {
 
 /** Security headers for our own pages: Web Chat needs inline styles (CSS-in-JS) and WebSockets back to us. */
 const PAGE_HEADERS: Record<string, string> = {
-  'Content-Security-Policy':
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; media-src 'self' blob:; frame-ancestors 'self'",
+  'Content-Security-Policy': DEMO_PAGE_CSP,
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'no-referrer',
 };
@@ -117,7 +120,9 @@ export function mountDemoPage(server: Server, options: DemoPageOptions): void {
   for (const route of Object.keys(assets)) server.get(route, serve(() => assets[route]!));
   server.get('/assets/webchat.js', serve(() => (bundle ??= asset(bundlePath, 'text/javascript; charset=utf-8', 'public, max-age=86400'))));
 
-  server.post('/api/webchat/token', async (_req: Request, res: Response) => {
+  const tokenLimiter = makeLimiter(options.tokenRateLimit, DEFAULT_RATE_LIMITS.webChatToken);
+  server.post('/api/webchat/token', async (req: Request, res: Response) => {
+    enforceRateLimit(tokenLimiter, req, res, 'POST /api/webchat/token');
     try {
       res.header('Cache-Control', 'no-store');
       res.json(200, options.tokens.generateToken());
