@@ -5,6 +5,7 @@
 import restify from 'restify';
 import type { Logger } from './log.js';
 import { applySecurityHeaders } from './security/headers.js';
+import { restifyLog } from './security/restify-log.js';
 
 /** One readiness check shown in `/healthz`: knowledge loaded, storage writable, ... */
 export interface HealthCheck {
@@ -23,7 +24,8 @@ export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 
 /** The restify server with `/healthz` and the common plumbing; adapters and the agent API add routes. */
 export function createServer(options: ServerOptions): restify.Server {
-  const server = restify.createServer({ name: 'switchboard', handleUncaughtExceptions: false });
+  // restify's own log goes through ours, messages only (its default dumps requests with their headers).
+  const server = restify.createServer({ name: 'switchboard', handleUncaughtExceptions: false, log: restifyLog(options.logger) as never });
   const health = options.health ?? [];
   server.pre((req, res, next) => {
     applySecurityHeaders(req, res); // nosniff, Referrer-Policy, no-store on APIs, framing rules (src/security/headers.ts)

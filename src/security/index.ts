@@ -2,3 +2,4 @@
 export * from './headers.js';
 export * from './rate-limit.js';
 export * from './json-depth.js';
+export * from './restify-log.js';
