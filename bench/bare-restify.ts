@@ -74,8 +74,10 @@ export function createBareServer(o: BareOptions): { server: restify.Server; clos
       try {
         const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${auth}` }, body: JSON.stringify(reply) });
         await r.text();
-      } catch {
-        // a lost canned reply shows as a timeout in the bench
+      } catch (err) {
+        // A lost canned reply shows as a timeout in the bench; the reason goes to stderr, which the bench reports.
+        const e = err as Error & { cause?: { code?: string } };
+        console.error(`bare: Send API call failed: ${e.cause?.code ?? e.message}`);
       }
     });
   }

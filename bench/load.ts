@@ -68,7 +68,8 @@ interface ChannelFigures {
   later: number[];
   done: number;
   failed: number;
-  firstError?: string;
+  /** Failures by kind (ids left out). */
+  errors: Record<string, number>;
 }
 interface LevelFigures {
   perChannel: Record<Channel, ChannelFigures>;
@@ -173,7 +174,8 @@ async function drive(customers: Customer[], seconds: number, finals: Finals, fig
           f.done++;
         } catch (err) {
           f.failed++;
-          f.firstError ??= (err as Error).message;
+          const kind = (err as Error).message.replace(/customer \S+/, 'customer').replace(/"[^"]*"/, '…').replace(/\/conversations\/[^/]+\//, '/conversations/…/');
+          f.errors[kind] = (f.errors[kind] ?? 0) + 1;
           return; // a lost reply would make the next turn's reply look like this one's
         }
       }
@@ -182,7 +184,7 @@ async function drive(customers: Customer[], seconds: number, finals: Finals, fig
 }
 
 function emptyFigures(): Record<Channel, ChannelFigures> {
-  return { messenger: { latencies: [], later: [], done: 0, failed: 0 }, whatsapp: { latencies: [], later: [], done: 0, failed: 0 }, webchat: { latencies: [], later: [], done: 0, failed: 0 } };
+  return { messenger: { latencies: [], later: [], done: 0, failed: 0, errors: {} }, whatsapp: { latencies: [], later: [], done: 0, failed: 0, errors: {} }, webchat: { latencies: [], later: [], done: 0, failed: 0, errors: {} } };
 }
 
 async function runLevels(url: string, router: Router, greeted: boolean, finals: Finals, o: LoadOptions, label: string): Promise<Map<number, LevelFigures>> {
@@ -282,6 +284,7 @@ export async function run(o: LoadOptions = options()): Promise<BenchSection> {
     bare = await startServerChild(path.join(here, 'bare-restify.ts'), bareOptions);
     const bareLevels = await runLevels(bare.url, router, false, bareFinals, o, 'bare restify');
     const bareMemory = await bare.memory();
+    const bareErrors = bare.stderr.join('').split('\n').filter((l) => l && !/^\(node:\d+\) \[DEP|--trace-deprecation/.test(l));
     await bare.stop();
     bare = undefined;
 
@@ -321,7 +324,7 @@ export async function run(o: LoadOptions = options()): Promise<BenchSection> {
     return {
       title: 'Load: all three channels at once, against a bare restify floor',
       command: `npx tsx bench/load.ts --soak-seconds ${o.soakSeconds}${o.levelSeconds !== 15 ? ` --level-seconds ${o.levelSeconds}` : ''}  (or SOAK_SECONDS=${o.soakSeconds} npm run bench -- load)`,
-      markdown: render(o, bareLevels, appLevels, bareMemory, { idle, afterLevels, afterSoakGc }, soaked, agents, router, dataBytes, appErrors, (Date.now() - started) / 1000),
+      markdown: render(o, bareLevels, appLevels, bareMemory, bareErrors, { idle, afterLevels, afterSoakGc }, soaked, agents, router, dataBytes, appErrors, (Date.now() - started) / 1000),
     };
   } finally {
     agents.close();
@@ -343,6 +346,7 @@ function render(
   bare: Map<number, LevelFigures>,
   app: Map<number, LevelFigures>,
   bareMemory: NodeJS.MemoryUsage,
+  bareErrors: string[],
   mem: { idle: NodeJS.MemoryUsage; afterLevels: NodeJS.MemoryUsage; afterSoakGc: NodeJS.MemoryUsage },
   soaked: Awaited<ReturnType<typeof soak>>,
   agents: Agents,
@@ -366,7 +370,13 @@ function render(
       ratioRows.push(`| ${n} | ${bold(ch)} | ${(sb.perSecond / sa.perSecond).toFixed(1)}× | ${(sa.p50 / sb.p50).toFixed(1)}× | ${(sa.p99 / sb.p99).toFixed(1)}× |`);
     }
   }
-  const failures = [...app.values(), ...bare.values()].flatMap((l) => CHANNELS.map((c) => l.perChannel[c].firstError)).filter(Boolean);
+  const kinds = (levels: Map<number, LevelFigures>) => {
+    const out: Record<string, number> = {};
+    for (const l of levels.values()) for (const c of CHANNELS) for (const [k, v] of Object.entries(l.perChannel[c].errors)) out[k] = (out[k] ?? 0) + v;
+    return Object.entries(out).map(([k, v]) => `${v} × ${k}`).join('; ');
+  };
+  const appLost = kinds(app);
+  const bareLost = kinds(bare);
 
   const peakRss = Math.max(...soaked.samples.map((s) => s.rss));
   const peakHeap = Math.max(...soaked.samples.map((s) => s.heapUsed));
@@ -405,7 +415,8 @@ function render(
     `Requests sent again because a kept-alive socket had just been closed by the server (they never reached it): ${resent.count}.`,
     '',
     router.rejected ? `The fake Graph API refused ${router.rejected} sends (first: ${router.firstRejection}).\n` : 'The fake Graph API accepted every send (each checked against Meta\'s documented rules).\n',
-    failures.length ? `Lost (no reply in ${TURN_TIMEOUT_MS / 1000} s): first error — ${failures[0]}` : `No message lost: every customer message got its answer within ${TURN_TIMEOUT_MS / 1000} s.`,
+    `Lost messages (no reply in ${TURN_TIMEOUT_MS / 1000} s, or the request failed; such a customer stops, since its next reply could not be told apart) — Switchboard: ${appLost || 'none'}; bare restify: ${bareLost || 'none'}.`,
+    bareErrors.length ? `The bare server's own failures (it does not retry): ${bareErrors.length}, first: ${bareErrors[0]!.slice(0, 200)}.` : 'The bare server logged no failure of its own.',
     '',
     `### Memory (Switchboard process) over a ${(soaked.seconds / 60).toFixed(1)}-minute soak`,
     '',
