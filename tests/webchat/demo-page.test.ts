@@ -52,4 +52,25 @@ describe('web chat demo page in a real browser', function () {
     expect(problems).to.deep.equal([]);
     await page.close();
   });
+
+  it('keeps the send box disabled until Web Chat is connected (Web Chat ignores Enter before)', async () => {
+    const page = await browser!.newPage();
+    let connect!: () => void;
+    const connecting = new Promise<void>((resolve) => (connect = resolve));
+    await page.route('**/v3/directline/conversations', async (route) => {
+      await connecting;
+      await route.continue();
+    });
+    await page.goto(`${app.url}/`);
+    const input = page.locator('[data-id="webchat-sendbox-input"]');
+    await input.waitFor();
+    expect(await input.isDisabled(), 'disabled while connecting').to.equal(true);
+
+    connect();
+    await input.fill('Is roaming free in Italy?'); // waits until the box is enabled
+    await input.press('Enter');
+    await page.locator('.webchat__bubble__content').getByText('You said: Is roaming free in Italy?', { exact: true }).waitFor();
+    expect(await input.inputValue(), 'sent, not left in the box').to.equal('');
+    await page.close();
+  });
 });

@@ -8,6 +8,7 @@
   'use strict';
   var STORAGE_KEY = 'nimbus.webchat.session';
   var REFRESH_EVERY_MS = 10 * 60 * 1000;
+  var ONLINE = 2; // botframework-directlinejs ConnectionStatus.Online
   var domain = location.origin + document.body.getAttribute('data-directline');
 
   function load() {
@@ -60,7 +61,7 @@
       refresh(load() || result.session).then(function (s) { if (s) save(s); });
     }, REFRESH_EVERY_MS);
 
-    window.WebChat.renderWebChat({
+    var webChatProps = {
       directLine: directLine,
       locale: 'en-US',
       overrideLocalizedStrings: { TEXT_INPUT_PLACEHOLDER: 'Ask about bills, SIMs, roaming…' },
@@ -80,7 +81,18 @@
         sendBoxBackground: '#ffffff',
         rootHeight: '100%',
       },
-    }, document.getElementById('webchat'));
+      // Web Chat ignores Enter while it is not connected (the text just stays in the box), so the
+      // send box is disabled until the connection is online, and again while it reconnects.
+      disabled: true,
+    };
+    var render = function () { window.WebChat.renderWebChat(webChatProps, document.getElementById('webchat')); };
+    render();
+    directLine.connectionStatus$.subscribe(function (status) {
+      var disabled = status !== ONLINE;
+      if (disabled === webChatProps.disabled) return;
+      webChatProps.disabled = disabled;
+      render();
+    });
   }).catch(function () {
     document.getElementById('chat-error').hidden = false;
   });
