@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.js';
 import { settle } from '../handoff/helpers.js';
-import { createApiFixture, PASSWORD, type ApiFixture } from './helpers.js';
+import { createApiFixture, signInToConsole, type ApiFixture } from './helpers.js';
 
 describe('agent console in Chromium', () => {
   let browser: Browser | undefined;
@@ -21,13 +21,7 @@ describe('agent console in Chromium', () => {
     await f?.stop();
   });
 
-  async function signIn() {
-    await page.goto(`${f.url}/agent`);
-    await page.fill('input[name=username]', 'ada');
-    await page.fill('input[name=password]', PASSWORD);
-    await page.click('#login-form button[type=submit]');
-    await page.waitForSelector('#connection.live');
-  }
+  const signIn = () => signInToConsole(page, f.url, 'ada');
 
   it('signs in, sees the queued conversation with its history, claims it and replies to the customer', async () => {
     const customer = f.customer('conv-1', 'wa-4915123456789');

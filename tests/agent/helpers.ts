@@ -1,5 +1,6 @@
-/** An agent API server on a random port over a handoff fixture, with signed-in agents. */
+/** An agent API server on a random port over a handoff fixture, with signed-in agents; the console driven in Chromium. */
 import type { TurnContext } from 'botbuilder';
+import type { Page } from 'playwright-core';
 import { AgentAccounts, AgentSessions } from '../../src/agent/accounts.js';
 import { mountAgentApi } from '../../src/agent/api.js';
 import { createServer } from '../../src/server.js';
@@ -62,6 +63,50 @@ export async function createApiFixture(agents: string[] = ['ada', 'bob'], option
     async stop() {
       await http.close();
       await f.close();
+    },
+  };
+}
+
+/** The agent console at `/agent` in a Chromium page, signed in; see {@link signInToConsole}. */
+export interface ConsolePage {
+  page: Page;
+  /** A row of the current tab of the queue list that contains `text` (customer name, channel, reason, ...). */
+  row(text: string | RegExp): ReturnType<Page['locator']>;
+  /** A message in the open conversation's transcript: from the customer (`user`), the bot or an agent. */
+  said(who: 'user' | 'bot' | 'agent', text: string | RegExp): ReturnType<Page['locator']>;
+  /** Claims the open conversation and waits until the reply box may send. */
+  claim(): Promise<void>;
+  /** Writes `text` in the reply box and sends it (what the customer gets is for the caller to check). */
+  reply(text: string): Promise<void>;
+  /** Resolves the open conversation and waits until the console shows it back with the bot. */
+  resolve(): Promise<void>;
+}
+
+/**
+ * Signs `username` in to the console of the server at `baseUrl` in `page` (a fresh page, or one the
+ * console signed out) and waits until the live updates are connected.
+ */
+export async function signInToConsole(page: Page, baseUrl: string, username: string, password = PASSWORD): Promise<ConsolePage> {
+  if (!page.url().startsWith(`${baseUrl}/agent`)) await page.goto(`${baseUrl}/agent`);
+  await page.fill('input[name=username]', username);
+  await page.fill('input[name=password]', password);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForSelector('#connection.live');
+  return {
+    page,
+    row: (text) => page.locator('[data-testid=queue-row]', { hasText: text }),
+    said: (who, text) => page.locator(`[data-testid=transcript-item].${who}`, { hasText: text }),
+    async claim() {
+      await page.click('#claim');
+      await page.waitForFunction(() => !(document.getElementById('send') as HTMLButtonElement).disabled);
+    },
+    async reply(text) {
+      await page.fill('#reply', text);
+      await page.click('#send');
+    },
+    async resolve() {
+      await page.click('#resolve');
+      await page.waitForFunction(() => (document.getElementById('d-meta')!.textContent ?? '').includes('resolved, with the bot'));
     },
   };
 }

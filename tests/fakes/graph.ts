@@ -159,6 +159,11 @@ export class FakeGraph {
     this.closedWindows.add(recipientId);
   }
 
+  /** The customer wrote again, which opens their window: free-form sends to them pass again. */
+  openWindow(recipientId: string): void {
+    this.closedWindows.delete(recipientId);
+  }
+
   /** Message sends that were accepted (2xx), optionally for one API. */
   sent(api?: 'messenger' | 'whatsapp'): RecordedRequest[] {
     return this.requests.filter((r) => r.isMessage && r.status === 200 && (!api || r.api === api));
