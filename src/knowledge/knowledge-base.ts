@@ -11,7 +11,6 @@
  *   kb.on('rejected', (e) => console.log(e.problems));   // later: the agent console
  */
 import { EventEmitter } from 'node:events';
-import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
@@ -20,6 +19,7 @@ import { silentLogger, type Logger } from '../log.js';
 import type { HealthCheck } from '../server.js';
 import { KnowledgeFolderError, loadKnowledge, type ParseCache } from './loader.js';
 import { KnowledgeIndex } from './search.js';
+import { FolderWatcher } from './watch.js';
 import {
   formatProblem,
   type Decision,
@@ -119,7 +119,7 @@ function isRelevantChange(filename: string | null): boolean {
 export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements KnowledgeSearcher {
   private current: KnowledgeIndex;
   private state: KnowledgeStatus;
-  private watcher?: FSWatcher;
+  private watcher?: FolderWatcher;
   private timer?: NodeJS.Timeout;
   private running?: Promise<ReloadResult>;
   private again = false;
@@ -304,15 +304,17 @@ export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements 
 
   private startWatching(): void {
     try {
-      // Recursive fs.watch covers new subfolders and editors' rename-saves on Node 20 (Linux, macOS, Windows).
-      this.watcher = watch(this.dir, { recursive: true, persistent: false }, (_event, filename) => {
-        if (isRelevantChange(filename)) this.schedule();
-      });
-      this.watcher.on('error', (err) => {
-        this.state.watching = false;
-        this.state.lastError = `watching ${this.dir} stopped: ${err.message} (restart the server to pick up changes)`;
-        this.state.lastErrorAt = new Date().toISOString();
-        this.logger.error('knowledge watcher failed; hot reload is off', { dir: this.dir, error: err.message });
+      // One watch per folder, not Node's recursive fs.watch: on Linux that one loses a file after an atomic save (watch.ts).
+      this.watcher = new FolderWatcher(this.dir, {
+        onChange: (filename) => {
+          if (isRelevantChange(filename)) this.schedule();
+        },
+        onError: (err) => {
+          this.state.watching = false;
+          this.state.lastError = `watching ${this.dir} stopped: ${err.message} (restart the server to pick up changes)`;
+          this.state.lastErrorAt = new Date().toISOString();
+          this.logger.error('knowledge watcher failed; hot reload is off', { dir: this.dir, error: err.message });
+        },
       });
       this.state.watching = true;
     } catch (err) {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -127,6 +128,55 @@ describe('KnowledgeBase', () => {
       await writeFile(tmp, md('Hello', 'Hello again!'));
       await rename(tmp, path.join(dir, 'hello.md'));
       await reloaded;
+    });
+
+    it('keeps noticing saves of a file after an atomic save replaced it with a new inode', async () => {
+      const tmp = path.join(dir, 'billing', '.pay.md.swp');
+      await writeFile(tmp, md('How do I pay my bill?', 'Saved by rename.'));
+      const renamed = until(kb!, () => kb!.get('billing/pay')?.answer === 'Saved by rename.');
+      await rename(tmp, path.join(dir, 'billing', 'pay.md'));
+      await renamed;
+      // The next save writes the new file in place (most editors, echo >): it must be served too.
+      const inPlace = until(kb!, () => kb!.get('billing/pay')?.answer === 'Saved in place.');
+      await writeFile(path.join(dir, 'billing', 'pay.md'), md('How do I pay my bill?', 'Saved in place.'));
+      await inPlace;
+    });
+
+    it('serves the fix of a file that was deleted and created again broken', async () => {
+      const file = path.join(dir, 'billing', 'pay.md');
+      const broken = until(kb!, () => (kb!.status().lastError ?? '').includes('billing/pay.md:2: unknown field "questoin"'));
+      unlinkSync(file); // deleted and created again before the server looks: a new inode under the old name
+      writeFileSync(file, md('How do I pay my bill?', 'Broken.').replace('question:', 'questoin:'));
+      await broken;
+      expect(kb!.get('billing/pay')?.answer).to.equal('Pay in the app.');
+      const fixed = until(kb!, () => kb!.get('billing/pay')?.answer === 'Fixed in place.');
+      await writeFile(file, md('How do I pay my bill?', 'Fixed in place.'));
+      await fixed;
+      expect(kb!.status().lastError).to.equal(undefined);
+    });
+
+    it('follows a subfolder removed and created again, and one moved in with its files', async () => {
+      const gone = until(kb!, () => kb!.get('billing/pay') === undefined);
+      await rm(path.join(dir, 'billing'), { recursive: true });
+      await gone;
+      const back = until(kb!, () => kb!.get('billing/pay')?.answer === 'Back again.');
+      await mkdir(path.join(dir, 'billing'));
+      await writeFile(path.join(dir, 'billing', 'pay.md'), md('How do I pay my bill?', 'Back again.'));
+      await back;
+      const edited = until(kb!, () => kb!.get('billing/pay')?.answer === 'Edited after.');
+      await writeFile(path.join(dir, 'billing', 'pay.md'), md('How do I pay my bill?', 'Edited after.'));
+      await edited;
+
+      const outside = await mkdtemp(path.join(tmpdir(), 'kb-outside-'));
+      await mkdir(path.join(outside, 'stores'));
+      await writeFile(path.join(outside, 'stores', 'hours.md'), md('When are you open?', '9 to 5.'));
+      const movedIn = until(kb!, () => kb!.get('stores/hours')?.answer === '9 to 5.');
+      await rename(path.join(outside, 'stores'), path.join(dir, 'stores'));
+      await movedIn;
+      const editedInMoved = until(kb!, () => kb!.get('stores/hours')?.answer === '9 to 6.');
+      await writeFile(path.join(dir, 'stores', 'hours.md'), md('When are you open?', '9 to 6.'));
+      await editedInMoved;
+      await rm(outside, { recursive: true, force: true });
     });
 
     it('ends with the last of many quick edits', async () => {
