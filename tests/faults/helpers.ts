@@ -47,9 +47,9 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** Starts `server-child.ts` and waits for its URL. */
-export function startChild(env: Record<string, string>, retry?: Record<string, number>): Promise<Child> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(here, 'server-child.ts'), JSON.stringify({ env, retry })], {
+/** Starts `server-child.ts` and waits for its URL; `watchKnowledge` turns on hot reload of the knowledge folder. */
+export function startChild(env: Record<string, string>, retry?: Record<string, number>, options: { watchKnowledge?: boolean } = {}): Promise<Child> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(here, 'server-child.ts'), JSON.stringify({ env, retry, watchKnowledge: options.watchKnowledge })], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr: string[] = [];
