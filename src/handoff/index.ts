@@ -36,6 +36,6 @@ export {
   type QueueStore,
 } from './queue-store.js';
 export { BusinessHours, BusinessHoursError } from './business-hours.js';
-export { summarize } from './summary.js';
+export { summarize, warmUpSummary } from './summary.js';
 export { defaultHandoffStrings, handoffStrings, type HandoffStrings } from './strings.js';
 export { HANDOFF_REQUESTER, type HandoffRequester, type HandoffRequest, type HandoffReason, type Owner } from './types.js';

@@ -40,6 +40,12 @@ describe('handoff summary', () => {
     expect(s.text).to.include('order A-77812');
   });
 
+  it('does not list an order number as a date too', () => {
+    const s = summarize(['my order 123457 from Monday never came'], undefined, new Date('2026-11-23T10:00:00Z'));
+    expect(s.orderNumbers).to.deep.equal(['123457']);
+    expect(s.dates).to.deep.equal(['monday']);
+  });
+
   it('finds nothing in small talk', () => {
     expect(summarize(['hello', 'can I talk to someone']).text).to.equal('');
   });
