@@ -11,6 +11,7 @@
  *   kb.on('rejected', (e) => console.log(e.problems));   // later: the agent console
  */
 import { EventEmitter } from 'node:events';
+import { watch as watchFolder, type FSWatcher } from 'chokidar';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Clock } from '../clock.js';
@@ -19,7 +20,6 @@ import { silentLogger, type Logger } from '../log.js';
 import type { HealthCheck } from '../server.js';
 import { KnowledgeFolderError, loadKnowledge, type ParseCache } from './loader.js';
 import { KnowledgeIndex } from './search.js';
-import { FolderWatcher } from './watch.js';
 import {
   formatProblem,
   type Decision,
@@ -119,7 +119,7 @@ function isRelevantChange(filename: string | null): boolean {
 export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements KnowledgeSearcher {
   private current: KnowledgeIndex;
   private state: KnowledgeStatus;
-  private watcher?: FolderWatcher;
+  private watcher?: FSWatcher;
   private timer?: NodeJS.Timeout;
   private running?: Promise<ReloadResult>;
   private again = false;
@@ -170,7 +170,7 @@ export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements 
     const kb = new KnowledgeBase(dir, index, { files: loaded.files, ms, loadMs }, cache, options);
     kb.logger.info('knowledge loaded', { dir, entries: loaded.entries.length, files: loaded.files, ms: Math.round(ms) });
     if (loaded.entries.length === 0) kb.logger.warn('knowledge folder has no entries: the bot will not answer anything', { dir });
-    if (options.watch ?? true) kb.startWatching();
+    if (options.watch ?? true) await kb.startWatching();
     return kb;
   }
 
@@ -302,24 +302,31 @@ export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements 
     return { ok: false, ...event };
   }
 
-  private startWatching(): void {
-    try {
-      // One watch per folder, not Node's recursive fs.watch: on Linux that one loses a file after an atomic save (watch.ts).
-      this.watcher = new FolderWatcher(this.dir, {
-        onChange: (filename) => {
-          if (isRelevantChange(filename)) this.schedule();
-        },
-        onError: (err) => {
-          this.state.watching = false;
-          this.state.lastError = `watching ${this.dir} stopped: ${err.message} (restart the server to pick up changes)`;
-          this.state.lastErrorAt = new Date().toISOString();
-          this.logger.error('knowledge watcher failed; hot reload is off', { dir: this.dir, error: err.message });
-        },
-      });
-      this.state.watching = true;
-    } catch (err) {
-      this.logger.warn('cannot watch the knowledge folder; hot reload is off', { dir: this.dir, error: (err as Error).message });
-    }
+  /**
+   * Watches the folder with chokidar, which follows a file across an editor's atomic save (a new file
+   * renamed over it), `git checkout` and delete-and-recreate — Node 20's own recursive `fs.watch` on
+   * Linux keeps watching the replaced file and misses every later save. Resolves once the watch is set up.
+   */
+  private async startWatching(): Promise<void> {
+    const root = path.resolve(this.dir);
+    const watcher = watchFolder(root, {
+      ignoreInitial: true,
+      // Hidden folders (.git, editors' state) and node_modules, as the loader skips them.
+      ignored: (p) => path.relative(root, p).split(path.sep).some((part) => part.startsWith('.') || part === 'node_modules'),
+    });
+    watcher.on('all', (_event, file) => {
+      if (isRelevantChange(path.relative(root, file))) this.schedule();
+    });
+    watcher.on('error', (err) => {
+      const message = (err as Error).message;
+      this.state.watching = false;
+      this.state.lastError = `watching ${this.dir} stopped: ${message} (restart the server to pick up changes)`;
+      this.state.lastErrorAt = new Date().toISOString();
+      this.logger.error('knowledge watcher failed; hot reload is off', { dir: this.dir, error: message });
+    });
+    this.watcher = watcher;
+    await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+    this.state.watching = !this.closed;
   }
 
   private schedule(): void {
@@ -332,7 +339,7 @@ export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements 
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
-    this.watcher?.close();
+    await this.watcher?.close();
     this.watcher = undefined;
     this.state.watching = false;
     await this.running?.catch(() => undefined);
