@@ -11,6 +11,9 @@
  * Every update is read → change → write with the document's eTag, retried on a conflict, so two
  * server instances (or two turns) counting at once never lose a count. Within one process, updates
  * of the same key are also queued, so conflicts only happen between processes.
+ *
+ * `knowledgeGaps()` turns the records into the editors' report: `npm run kb -- gaps` prints it and the
+ * agent console's knowledge view shows it (`GET /api/agent/knowledge`).
  */
 import type { Storage, StoreItem } from 'botbuilder';
 import { systemClock, type Clock } from '../clock.js';
@@ -213,4 +216,74 @@ export class InsightsStore implements InsightsRecorder {
 function isConflict(err: unknown): boolean {
   const text = `${(err as Error)?.name ?? ''} ${(err as Error)?.message ?? err}`.toLowerCase();
   return text.includes('etag') || text.includes('conflict') || (err as { code?: unknown })?.code === 412;
+}
+
+/** The gaps report's defaults: the last 30 days, the 20 most asked questions and most unhelpful answers. */
+export const DEFAULT_GAPS_DAYS = 30;
+export const DEFAULT_GAPS_LIMIT = 20;
+/** The longest look-back a gaps report accepts (ten years); far beyond it the start is no longer a date. */
+export const MAX_GAPS_DAYS = 3650;
+/** Unanswered questions read for one report, at most (the newest). */
+const MAX_GAPS_QUESTIONS = 10_000;
+
+/** One wording customers used that the knowledge did not answer: how often, on which channels, when last. */
+export interface UnansweredGroup {
+  query: string;
+  count: number;
+  channels: string[];
+  /** ISO time of the latest time it was asked. */
+  lastAt: string;
+}
+
+/** What the knowledge did not cover lately. */
+export interface KnowledgeGaps {
+  days: number;
+  /** ISO time the period starts. */
+  since: string;
+  /** Unanswered questions in the period, before grouping. */
+  asked: number;
+  /** The most asked first (then the most recently asked). */
+  unanswered: UnansweredGroup[];
+  /** Entries customers said did not help (counts since the first feedback, not just the period), the most often unhelpful first. */
+  unhelpful: EntryFeedback[];
+}
+
+/** The read side of `InsightsStore`, all a gaps report needs. */
+export type InsightsReader = Pick<InsightsStore, 'unanswered' | 'feedback'>;
+
+/** Unanswered questions grouped by their wording (case and spacing folded), most asked first. */
+export function groupUnanswered(questions: UnansweredQuestion[]): UnansweredGroup[] {
+  const groups = new Map<string, { query: string; count: number; channels: Set<string>; lastAt: string }>();
+  for (const q of questions) {
+    const key = q.query.toLowerCase().replace(/\s+/g, ' ').trim();
+    const g = groups.get(key) ?? { query: q.query.trim(), count: 0, channels: new Set<string>(), lastAt: q.at };
+    g.count++;
+    g.channels.add(q.channel);
+    if (q.at > g.lastAt) g.lastAt = q.at;
+    groups.set(key, g);
+  }
+  return [...groups.values()]
+    .map((g) => ({ ...g, channels: [...g.channels].sort() }))
+    .sort((a, b) => b.count - a.count || b.lastAt.localeCompare(a.lastAt));
+}
+
+/**
+ * The editors' report of what customers asked that the knowledge did not answer in the last `days`
+ * days, and which answers they said did not help; `npm run kb -- gaps` and the agent console show it.
+ * `days` must be a whole number from 1 to `MAX_GAPS_DAYS` (callers validate their input).
+ *
+ * @example
+ *   const gaps = await knowledgeGaps(new InsightsStore(storage), { days: 7 });
+ *   gaps.unanswered[0]; // { query: 'Do you sell gift cards?', count: 12, channels: ['webchat', 'whatsapp'], lastAt: '...' }
+ */
+export async function knowledgeGaps(
+  insights: InsightsReader,
+  options: { days?: number; limit?: number; clock?: Clock } = {},
+): Promise<KnowledgeGaps> {
+  const days = options.days ?? DEFAULT_GAPS_DAYS;
+  const limit = options.limit ?? DEFAULT_GAPS_LIMIT;
+  const since = new Date((options.clock ?? systemClock).now().getTime() - days * 86_400_000);
+  const questions = await insights.unanswered({ since, limit: MAX_GAPS_QUESTIONS });
+  const unhelpful = (await insights.feedback()).filter((f) => f.notHelpful > 0).slice(0, limit);
+  return { days, since: since.toISOString(), asked: questions.length, unanswered: groupUnanswered(questions).slice(0, limit), unhelpful };
 }

@@ -15,7 +15,7 @@ import { KnowledgeFolderError, loadKnowledge } from './loader.js';
 import { KnowledgeIndex } from './search.js';
 import { CHANNELS, formatProblem, type Decision, type SearchMatch } from './types.js';
 import { LowdbStorage } from '../storage/index.js';
-import { InsightsStore, type UnansweredQuestion } from '../bot/insights.js';
+import { DEFAULT_GAPS_DAYS, DEFAULT_GAPS_LIMIT, InsightsStore, MAX_GAPS_DAYS, knowledgeGaps } from '../bot/insights.js';
 
 /** Where the CLI writes; tests pass arrays. */
 export interface CliIo {
@@ -129,22 +129,6 @@ async function search(args: string[], io: CliIo): Promise<number> {
   return 0;
 }
 
-/** Unanswered questions grouped by their wording (case and spacing folded), most asked first. */
-export function groupUnanswered(questions: UnansweredQuestion[]): { query: string; count: number; channels: string[]; lastAt: string }[] {
-  const groups = new Map<string, { query: string; count: number; channels: Set<string>; lastAt: string }>();
-  for (const q of questions) {
-    const key = q.query.toLowerCase().replace(/\s+/g, ' ').trim();
-    const g = groups.get(key) ?? { query: q.query.trim(), count: 0, channels: new Set<string>(), lastAt: q.at };
-    g.count++;
-    g.channels.add(q.channel);
-    if (q.at > g.lastAt) g.lastAt = q.at;
-    groups.set(key, g);
-  }
-  return [...groups.values()]
-    .map((g) => ({ ...g, channels: [...g.channels].sort() }))
-    .sort((a, b) => b.count - a.count || b.lastAt.localeCompare(a.lastAt));
-}
-
 async function gaps(args: string[], io: CliIo): Promise<number> {
   const { positionals, values } = parseArgs({
     args,
@@ -152,22 +136,18 @@ async function gaps(args: string[], io: CliIo): Promise<number> {
     options: { days: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' } },
   });
   if (positionals.length) throw new UsageError(`gaps takes no text, got: ${positionals.join(' ')}`);
-  const days = values.days === undefined ? 30 : Number(values.days);
-  if (!Number.isInteger(days) || days < 1) throw new UsageError(`--days must be a positive whole number, got "${values.days}"`);
-  const limit = values.limit === undefined ? 20 : Number(values.limit);
+  const days = values.days === undefined ? DEFAULT_GAPS_DAYS : Number(values.days);
+  if (!Number.isInteger(days) || days < 1 || days > MAX_GAPS_DAYS) throw new UsageError(`--days must be a positive whole number (at most ${MAX_GAPS_DAYS}), got "${values.days}"`);
+  const limit = values.limit === undefined ? DEFAULT_GAPS_LIMIT : Number(values.limit);
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a positive whole number, got "${values.limit}"`);
   const dataDir = values.data ?? defaultDataDir();
-  const insights = new InsightsStore(new LowdbStorage({ dir: dataDir }));
-  const since = new Date(systemClock.now().getTime() - days * 86_400_000);
-  const questions = await insights.unanswered({ since, limit: 10_000 });
-  const grouped = groupUnanswered(questions).slice(0, limit);
-  io.out(`Unanswered questions in the last ${plural(days, 'day')} (${questions.length} in all, ${dataDir}):`);
-  if (grouped.length === 0) io.out('  none');
-  for (const g of grouped) io.out(`${String(g.count).padStart(5)}×  ${g.query}  [${g.channels.join(', ')}; last ${g.lastAt.slice(0, 16).replace('T', ' ')}]`);
-  const unhelpful = (await insights.feedback()).filter((f) => f.notHelpful > 0).slice(0, limit);
+  const report = await knowledgeGaps(new InsightsStore(new LowdbStorage({ dir: dataDir })), { days, limit });
+  io.out(`Unanswered questions in the last ${plural(days, 'day')} (${report.asked} in all, ${dataDir}):`);
+  if (report.unanswered.length === 0) io.out('  none');
+  for (const g of report.unanswered) io.out(`${String(g.count).padStart(5)}×  ${g.query}  [${g.channels.join(', ')}; last ${g.lastAt.slice(0, 16).replace('T', ' ')}]`);
   io.out('Answers customers said did not help:');
-  if (unhelpful.length === 0) io.out('  none');
-  for (const f of unhelpful) io.out(`${String(f.notHelpful).padStart(5)}×  ${f.entryId}  (${f.helpful} found it helpful)`);
+  if (report.unhelpful.length === 0) io.out('  none');
+  for (const f of report.unhelpful) io.out(`${String(f.notHelpful).padStart(5)}×  ${f.entryId}  (${f.helpful} found it helpful)`);
   return 0;
 }
 
