@@ -6,8 +6,10 @@
  * Why one append-only log: a webhook must store a message before answering 200, and that write has to
  * stay cheap however many conversations pile up. Appends are group-committed (one write + one
  * fdatasync for every record waiting), and the file is compacted each time it is opened.
+ * The one exception is a send made in a turn: it is written at once (see `recordOutbound`).
  */
 import { mkdir, open, rename, readFile, type FileHandle } from 'node:fs/promises';
+import { writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Activity } from 'botbuilder';
 import { InboxStorageError } from './errors.js';
@@ -98,6 +100,10 @@ export class ChannelJournal {
   private readonly unparsed: Rec[] = [];
   private queue: { line: string; durable: boolean; resolve: () => void; reject: (e: Error) => void }[] = [];
   private flushing?: Promise<void>;
+  /** True while `rewrite` replaces the file: records then wait in the queue for the new file. */
+  private compacting = false;
+  /** A write failed part-way: the next one starts on a new line, so the torn record does not swallow it. */
+  private torn = false;
   private appendedBytes = 0;
   readonly file: string;
 
@@ -156,19 +162,29 @@ export class ChannelJournal {
 
   /** Replaces the file with a snapshot (write to a temp file, fsync, rename) and reopens it for appends. */
   private async rewrite(): Promise<void> {
-    const tmp = this.file + '.tmp';
-    const out = await open(tmp, 'w');
+    // The snapshot is taken before anything else can change: whatever is recorded from here on waits
+    // in the queue (see `compacting`) and is appended to the new file once it is in place.
+    const text = this.snapshot().map((r) => JSON.stringify(r) + '\n').join('');
+    this.compacting = true;
     try {
-      await out.writeFile(this.snapshot().map((r) => JSON.stringify(r) + '\n').join(''));
-      await out.datasync();
+      const tmp = this.file + '.tmp';
+      const out = await open(tmp, 'w');
+      try {
+        await out.writeFile(text);
+        await out.datasync();
+      } finally {
+        await out.close();
+      }
+      const old = this.fh;
+      this.fh = undefined;
+      await old?.close();
+      await rename(tmp, this.file);
+      this.fh = await open(this.file, 'a');
+      this.appendedBytes = 0;
+      this.torn = false;
     } finally {
-      await out.close();
+      this.compacting = false;
     }
-    await this.fh?.close();
-    this.fh = undefined;
-    await rename(tmp, this.file);
-    this.fh = await open(this.file, 'a');
-    this.appendedBytes = 0;
   }
 
   private apply(rec: Rec): void {
@@ -239,8 +255,23 @@ export class ChannelJournal {
     return true;
   }
 
+  /** Appends one record now, with a synchronous write, bypassing the queue (see `recordOutbound`). */
+  private writeNow(rec: Rec): void {
+    const fd = this.fh!.fd;
+    const buf = Buffer.from((this.torn ? '\n' : '') + JSON.stringify(rec) + '\n', 'utf8');
+    try {
+      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off);
+    } catch (err) {
+      this.torn = true;
+      throw new InboxStorageError(this.file, err);
+    }
+    this.torn = false;
+    this.appendedBytes += buf.length;
+  }
+
   private write(recs: Rec[], durable: boolean): Promise<void> {
-    if (!this.fh) return Promise.reject(new InboxStorageError(this.file, new Error('journal is not open')));
+    // While compacting there is no handle for a moment; records wait for the new file.
+    if (!this.fh && !this.compacting) return Promise.reject(new InboxStorageError(this.file, new Error('journal is not open')));
     const line = recs.map((r) => JSON.stringify(r) + '\n').join('');
     const p = new Promise<void>((resolve, reject) => this.queue.push({ line, durable, resolve, reject }));
     if (!this.flushing) this.flushing = this.flush();
@@ -254,10 +285,16 @@ export class ChannelJournal {
         this.queue = [];
         try {
           if (!this.fh) throw new Error('journal is closed');
-          const text = batch.map((b) => b.line).join('');
-          await this.fh.write(text);
+          const buf = Buffer.from((this.torn ? '\n' : '') + batch.map((b) => b.line).join(''), 'utf8');
+          try {
+            for (let off = 0; off < buf.length; ) off += (await this.fh.write(buf, off, buf.length - off)).bytesWritten;
+          } catch (err) {
+            this.torn = true;
+            throw err;
+          }
+          this.torn = false;
           if (batch.some((b) => b.durable)) await this.fh.datasync();
-          this.appendedBytes += Buffer.byteLength(text);
+          this.appendedBytes += buf.length;
           for (const b of batch) b.resolve();
           // Compact only between batches with nothing queued: queued records are already in memory
           // and would otherwise be written twice.
@@ -335,7 +372,12 @@ export class ChannelJournal {
   async recordOutbound(conversationId: string, mid: string, turn?: TurnSend): Promise<void> {
     const at = this.now();
     this.addOutbound(conversationId, mid, at, turn);
-    await this.write([{ t: 'out', conv: conversationId, mid, at, ...(turn ? { in: turn.inbound, n: turn.n, h: turn.h, a: turn.activity } : {}) }], false);
+    const rec: Rec = { t: 'out', conv: conversationId, mid, at, ...(turn ? { in: turn.inbound, n: turn.n, h: turn.h, a: turn.activity } : {}) };
+    // A send made in a turn goes to the file at once (the kernel keeps it through a SIGKILL), not after
+    // the queue's current write and fdatasync: a crash in between would make the re-run turn send it
+    // again, since only the journal tells it what Meta already has (see `sentInTurn`).
+    if (!turn || !this.fh || this.compacting) return this.write([rec], false);
+    this.writeNow(rec);
   }
 
   /**

@@ -50,6 +50,36 @@ describe('ChannelJournal (durable inbox)', () => {
     await k.close();
   });
 
+  it('keeps every send of a turn exactly once when it is recorded while the journal compacts itself, and after a crash', async () => {
+    const j = new ChannelJournal(dir, () => 5000, 2000);
+    await j.open();
+    await j.accept([item('q', 'c1')]);
+    // Webhooks keep the journal busy (and compacting) while a long turn records its sends one by one.
+    let inboxDone = false;
+    const inbox = (async () => {
+      for (let i = 0; i < 60; i++) {
+        await j.accept([item(`m${i}`, `c${(i % 3) + 2}`, 5000 + i)]);
+        await j.done(`m${i}`);
+      }
+      inboxDone = true;
+    })();
+    let sends = 0;
+    const turn = (async () => {
+      for (; sends < 45 && !inboxDone; sends++) {
+        await j.recordOutbound('c1', `out${sends}`, { inbound: 'q', n: sends, h: `h${sends}`, activity: { type: 'message', text: `reply ${sends}` } });
+        await new Promise((r) => setTimeout(r, 1)); // the next Graph call
+      }
+    })();
+    await Promise.all([inbox, turn]);
+    // A crash now: a new process reads the file without this one closing it.
+    const k = new ChannelJournal(dir, () => 6000);
+    await k.open();
+    expect(k.pendingItems().map((i) => i.id)).to.deep.equal(['q']);
+    expect(k.sentInTurn('q').map((s) => s.mids)).to.deep.equal(Array.from({ length: sends }, (_, n) => [`out${n}`]));
+    await k.close();
+    await j.close();
+  });
+
   it('forgets dedupe keys after the retention period when compacting', async () => {
     const j = new ChannelJournal(dir, () => 1000);
     await j.open();
