@@ -132,6 +132,8 @@ export class GraphGate {
   url = '';
   /** Requests answered with an error or left hanging, by kind. */
   readonly refused: Record<string, number> = {};
+  /** Requests forwarded to the target whose answer has not been passed back yet. */
+  forwarding = 0;
   private server?: Server;
   private parked: { req: IncomingMessage; res: ServerResponse; body: Buffer }[] = [];
   constructor(private readonly target: string) {}
@@ -183,6 +185,15 @@ export class GraphGate {
 
   private async forward(req: IncomingMessage, res: ServerResponse, body: Buffer) {
     if (res.destroyed) return;
+    this.forwarding++;
+    try {
+      await this.relay(req, res, body);
+    } finally {
+      this.forwarding--;
+    }
+  }
+
+  private async relay(req: IncomingMessage, res: ServerResponse, body: Buffer) {
     const base = new URL(this.target);
     const target = `${base.protocol}//${base.host}${req.url}`;
     try {

@@ -6,18 +6,26 @@
  * The kill is real (a child process). One window cannot be closed by any server: Meta has accepted a
  * send but its answer has not reached us yet. No Graph API call is idempotent, so a crash there means
  * either a second send or a lost one. To test everything else without a coin-flip, the gate in front
- * of the fake Graph API parks new sends a moment before the kill, so every send Meta accepted has had its
- * answer back; sends parked at the kill never reached "Meta" and must be made again after the restart.
+ * of the fake Graph API parks new sends before the kill, lets the sends it already forwarded get their
+ * answer, and the test waits until the server has journaled every send Meta accepted; sends parked at
+ * the kill never reached "Meta" and must be made again after the restart.
  * Webhooks, turns, transcript writes and state writes are all in flight when the kill lands.
+ *
+ * FAULT_DEBUG=1 keeps copies of the data folder (at the kill and at the end) under the temp folder and
+ * prints the Graph sends of each customer who was sent the same text twice in a row (a send made again).
  */
 import { expect } from 'chai';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cpSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeGraph } from '../fakes/graph.js';
-import { GraphGate, delay, message, metaEnv, post, readMetaTranscripts, reportCounts, startChild, until, type Child, type Msg } from './helpers.js';
+import { GraphGate, message, metaEnv, post, readMetaTranscripts, reportCounts, startChild, until, type Child, type Msg } from './helpers.js';
 
 const QUESTIONS = ['How can I pay my bill by card?', 'What are your store opening hours?', 'Where is my order?'];
+const DEBUG_DIR = join(tmpdir(), 'switchboard-sigkill-debug');
+/** The platform id of a send Meta accepted. */
+const sentId = (r: { response: any }): string => r.response.message_id ?? r.response.messages?.[0]?.id;
 
 describe('faults: SIGKILL in the middle of a webhook burst', function () {
   this.timeout(60_000);
@@ -77,9 +85,19 @@ describe('faults: SIGKILL in the middle of a webhook burst', function () {
     })();
     await until(() => acked.size >= 40, 20_000, '40 acknowledged webhooks');
     gate.mode = { kind: 'hold' };
-    await delay(100); // answers already on their way back are journaled (see the file comment)
+    // Sends already forwarded get their answer from "Meta", and the server journals it (see the file comment).
+    await until(() => gate.forwarding === 0, 10_000, 'the sends already forwarded to be answered');
+    const accepted = graph.sent().map(sentId);
+    await until(async () => {
+      const text = (await Promise.all(['whatsapp', 'messenger'].map((c) => readFile(join(dataDir, c, 'journal.jsonl'), 'utf8').catch(() => '')))).join('');
+      return accepted.every((id) => text.includes(`"mid":"${id}"`));
+    }, 10_000, 'the server to journal the sends Meta accepted');
     await child.kill();
     killed = true;
+    if (process.env.FAULT_DEBUG) {
+      await rm(DEBUG_DIR, { recursive: true, force: true });
+      cpSync(dataDir, join(DEBUG_DIR, 'at-kill'), { recursive: true });
+    }
     gate.drop();
     await burst;
     const ackedBeforeKill = acked.size;
@@ -95,7 +113,7 @@ describe('faults: SIGKILL in the middle of a webhook burst', function () {
 
     const { inbound, replies, botIds } = await readMetaTranscripts(dataDir);
     const sent = graph.sent();
-    const sentIds = sent.map((r) => (r.response as any).message_id ?? (r.response as any).messages?.[0]?.id);
+    const sentIds = sent.map(sentId);
     const counts = {
       sent: msgs.length,
       acknowledged: acked.size,
@@ -107,6 +125,19 @@ describe('faults: SIGKILL in the middle of a webhook burst', function () {
     };
     reportCounts('sigkill-burst', counts);
 
+    if (process.env.FAULT_DEBUG) {
+      cpSync(dataDir, join(DEBUG_DIR, 'end'), { recursive: true });
+      console.log(`FAULT_DEBUG: data folder at the kill and at the end in ${DEBUG_DIR}`);
+      // Each Graph send as "<order>:<id>:<start of text>", for customers sent the same text twice in a row.
+      const byTo = new Map<string, { text: string; line: string }[]>();
+      sent.forEach((r, i) => {
+        const to: string = r.body.to ?? r.body.recipient?.id;
+        const text: string = r.body.text?.body ?? r.body.interactive?.body?.text ?? r.body.message?.text ?? '';
+        byTo.set(to, [...(byTo.get(to) ?? []), { text, line: `${i}${i < sentBeforeKill ? '' : '*'}:${sentIds[i]}:${text.slice(0, 16)}` }]);
+      });
+      for (const [to, list] of byTo)
+        if (list.some((x, i) => i > 0 && x.text === list[i - 1]!.text)) console.log(`FAULT_DEBUG: ${to} (* = after the restart)`, JSON.stringify(list.map((x) => x.line)));
+    }
     for (const m of msgs) {
       expect(inbound.get(m.id), `${m.channel} ${m.id} in the transcript`).to.equal(1);
       const r = replies.get(m.id) ?? [];
