@@ -5,13 +5,13 @@
  */
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { ConversationState, TranscriptLoggerMiddleware, UserState, type Activity, type BotAdapter, type TurnContext } from 'botbuilder';
+import { ConversationState, UserState, type Activity, type BotAdapter, type TurnContext } from 'botbuilder';
 import type restify from 'restify';
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './log.js';
 import { createServer } from './server.js';
-import { LowdbStorage, LowdbTranscriptStore, storageHealthCheck } from './storage/index.js';
+import { LowdbStorage, LowdbTranscriptStore, TurnSafeTranscriptLogger, storageHealthCheck } from './storage/index.js';
 import { KnowledgeBase } from './knowledge/knowledge-base.js';
 import { FaqBot } from './bot/faq-bot.js';
 import { InsightsStore } from './bot/insights.js';
@@ -109,11 +109,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logger: logger.child('handoff'),
   });
 
+  const insights = new InsightsStore(storage, { clock, logger: logger.child('insights') });
   const bot = new FaqBot({
     knowledge,
     conversationState: new ConversationState(storage),
     userState: new UserState(storage),
-    insights: new InsightsStore(storage, { clock, logger: logger.child('insights') }),
+    insights,
     clock,
     logger: logger.child('bot'),
   });
@@ -123,14 +124,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const handoff = new HandoffMiddleware(hub);
   for (const adapter of Object.values(adapters)) {
     // Order matters: everything said is logged first, then the handoff middleware decides who answers.
-    adapter.use(new TranscriptLoggerMiddleware(transcripts));
+    adapter.use(new TurnSafeTranscriptLogger(transcripts)); // a turn that throws is recorded too
     adapter.use(handoff);
     adapter.onTurnError = turnErrorHandler(adapter, logger);
     adapter.mount(server, logic);
   }
   mountDemoPage(server, { tokens: webchat, peopleHours: businessHours.describe(), logger: logger.child('web') });
   const accounts = await AgentAccounts.open(config.dataDir);
-  mountAgentApi(server, { hub, accounts, knowledge, clock, logger: logger.child('agent') });
+  mountAgentApi(server, { hub, accounts, knowledge, insights, clock, logger: logger.child('agent') });
 
   let closed = false;
   return {

@@ -4,7 +4,7 @@
  *
  * @example
  *   const hub = new HandoffHub({ store: await FileQueueStore.open(dataDir), transcripts, adapters, knowledge });
- *   adapter.use(new TranscriptLoggerMiddleware(transcripts));
+ *   adapter.use(new TurnSafeTranscriptLogger(transcripts));
  *   adapter.use(new HandoffMiddleware(hub));
  */
 export { HandoffMiddleware, isCancelRequest, CANCEL_MIN_COVERAGE } from './middleware.js';

@@ -5,11 +5,11 @@
  * activity the bot still tries to send (a turn already in flight when an agent took over) is dropped
  * by the send filter. Only agent-written activities (`agentMarkOf`) and the plugin's own notices pass.
  *
- * Register it after botbuilder's `TranscriptLoggerMiddleware`, so every customer message is in the
+ * Register it after the transcript logger (`TurnSafeTranscriptLogger`), so every customer message is in the
  * transcript the agent reads:
  *
  * @example
- *   adapter.use(new TranscriptLoggerMiddleware(transcripts));
+ *   adapter.use(new TurnSafeTranscriptLogger(transcripts));
  *   adapter.use(new HandoffMiddleware(hub));
  */
 import { ActivityTypes, type Activity, type Middleware, type TurnContext } from 'botbuilder';

@@ -4,3 +4,4 @@ export { LowdbTranscriptStore, defaultCustomerOf, DEFAULT_TRANSCRIPT_PAGE_SIZE, 
 export { AtomicJsonFile, JsonLinesFile, type FileAdapterOptions } from './adapters.js';
 export { StorageUnavailableError, StorageCorruptError, ETagConflictError, toStorageError, UNAVAILABLE_CODES } from './errors.js';
 export { storageHealthCheck } from './health.js';
+export { TurnSafeTranscriptLogger } from './transcript-logger.js';

@@ -110,7 +110,7 @@ function activityPage(sorted: Activity[], token: string | undefined, size: numbe
 
 /**
  * botbuilder `TranscriptStore` (and `TranscriptLogger`) on lowdb JSON Lines files.
- * @example adapter.use(new TranscriptLoggerMiddleware(new LowdbTranscriptStore({ dir: config.dataDir })));
+ * @example adapter.use(new TurnSafeTranscriptLogger(new LowdbTranscriptStore({ dir: config.dataDir })));
  */
 export class LowdbTranscriptStore implements TranscriptStore {
   /** Folder holding the transcripts. */
