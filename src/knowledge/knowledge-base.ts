@@ -8,7 +8,7 @@
  * @example
  *   const kb = await KnowledgeBase.open(config.knowledgeDir, { logger });
  *   const server = createServer({ logger, health: [kb.healthCheck()] });
- *   kb.on('rejected', (e) => console.log(e.problems));   // later: the agent console
+ *   kb.on('rejected', (e) => console.log(e.problems));   // the agent console's live banner listens too
  */
 import { EventEmitter } from 'node:events';
 import { watch as watchFolder, type FSWatcher } from 'chokidar';
@@ -79,6 +79,23 @@ export interface KnowledgeStatus {
   reloads: number;
   rejections: number;
   watching: boolean;
+}
+
+/** `KnowledgeStatus` as people read it (`/healthz`, the agent console); the error fields only while a reload stands rejected. */
+export interface KnowledgeSummary {
+  entries: number;
+  files: number;
+  /** When the serving index was loaded (ISO time). */
+  loadedAt: string;
+  /** How long that load took, whole ms. */
+  lastReloadMs: number;
+  watching: boolean;
+  /** Why the latest reload was rejected (or watching stopped); the index loaded at `loadedAt` keeps serving. */
+  lastError?: string;
+  lastErrorAt?: string;
+  /** The rejected folder's problems as `path:line: message` (the first ones), and how many there are. */
+  problems?: string[];
+  problemCount?: number;
 }
 
 /** Payload of the 'reloaded' event. */
@@ -202,27 +219,29 @@ export class KnowledgeBase extends EventEmitter<KnowledgeBaseEvents> implements 
   }
 
   /**
+   * The state `/healthz` and the agent console show: the serving index, and while the latest reload
+   * stands rejected, why and when, with up to `maxProblems` problems as `path:line: message`.
+   */
+  summary(maxProblems = 20): KnowledgeSummary {
+    const s = this.state;
+    return {
+      entries: s.entries,
+      files: s.files,
+      loadedAt: s.loadedAt,
+      lastReloadMs: Math.round(s.lastReloadMs),
+      watching: s.watching,
+      ...(s.lastError
+        ? { lastError: s.lastError, lastErrorAt: s.lastErrorAt, problems: s.problems.slice(0, maxProblems).map(formatProblem), problemCount: s.problems.length }
+        : {}),
+    };
+  }
+
+  /**
    * The `/healthz` check. It stays ok while a good index serves, even after a rejected edit — taking
    * the server out of rotation would stop every answer, not just the broken one — and shows the error.
    */
   healthCheck(): HealthCheck {
-    return {
-      name: 'knowledge',
-      check: () => {
-        const s = this.status();
-        return {
-          ok: true,
-          entries: s.entries,
-          files: s.files,
-          loadedAt: s.loadedAt,
-          lastReloadMs: Math.round(s.lastReloadMs),
-          watching: s.watching,
-          ...(s.lastError
-            ? { lastError: s.lastError, lastErrorAt: s.lastErrorAt, problems: s.problems.slice(0, 20).map(formatProblem) }
-            : {}),
-        };
-      },
-    };
+    return { name: 'knowledge', check: () => ({ ok: true, ...this.summary() }) };
   }
 
   /**
