@@ -2,9 +2,12 @@
  * The agent API of DESIGN.md and the console page at `/agent`. Every route but login needs
  * `Authorization: Bearer <token>` from `POST /api/agent/login`; bodies are checked with zod; errors are
  * JSON `{code, message}` (409s also name the `holder`, and a closed reply window says until when it was open).
+ * Besides the routes of DESIGN.md: `GET /api/agent/knowledge?days=30` (the knowledge view: the folder's
+ * state, a rejected edit's problems, what customers asked that it did not answer) and
+ * `GET /api/agent/knowledge/search?q=` (the reply box); the event stream also sends `knowledge` events.
  *
  * @example
- *   mountAgentApi(server, { hub, accounts: await AgentAccounts.open(config.dataDir), knowledge, logger });
+ *   mountAgentApi(server, { hub, accounts: await AgentAccounts.open(config.dataDir), knowledge, insights, logger });
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -17,6 +20,8 @@ import type { Activity } from 'botbuilder';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { KnowledgeSearcher } from '../knowledge/types.js';
+import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
+import { DEFAULT_GAPS_DAYS, MAX_GAPS_DAYS, knowledgeGaps, type InsightsReader } from '../bot/insights.js';
 import { ChannelUnavailableError, slim, type AgentRef, type HandoffHub, type HubEvent } from '../handoff/hub.js';
 import { ConflictError, ConversationNotFoundError, type ConversationRecord } from '../handoff/queue-store.js';
 import { AGENT_CONSOLE_CSP } from '../security/headers.js';
@@ -33,12 +38,24 @@ export const LOGIN_LOCK_MS = 5 * 60 * 1000;
 export const MAX_LISTED = 200;
 /** SSE keep-alive comment interval (proxies close idle streams). */
 export const SSE_KEEPALIVE_MS = 15_000;
+/** Problems of a rejected knowledge reload the console is sent (the count says how many there are in all). */
+export const MAX_KNOWLEDGE_PROBLEMS = 50;
+
+/** Knowledge whose state the console can show and follow live: a `KnowledgeBase`. */
+export type WatchedKnowledge = KnowledgeSearcher & Pick<KnowledgeBase, 'summary' | 'on'>;
+
+const isWatched = (k: KnowledgeSearcher | undefined): k is WatchedKnowledge => typeof (k as Partial<WatchedKnowledge> | undefined)?.summary === 'function';
 
 export interface AgentApiOptions {
   hub: HandoffHub;
   accounts: AgentAccounts;
-  /** For the reply box's search over knowledge answers. */
-  knowledge?: KnowledgeSearcher;
+  /**
+   * For the reply box's search over knowledge answers. A `KnowledgeBase` also gives the console its
+   * knowledge view: the state of the folder, and a live banner when an edit is rejected.
+   */
+  knowledge?: KnowledgeSearcher | WatchedKnowledge;
+  /** The bot's records (`InsightsStore`): the knowledge view lists what customers asked that the knowledge did not answer. */
+  insights?: InsightsReader;
   sessions?: AgentSessions;
   sessionTtlMs?: number;
   clock?: Clock;
@@ -66,6 +83,10 @@ const transferBody = z
   .object({ agentId: z.string().min(1).optional(), team: z.string().min(1).nullable().optional() })
   .refine((b) => (b.agentId !== undefined) !== (b.team !== undefined), { message: 'give exactly one of agentId or team (null: back to the general queue)' });
 const statusQuery = z.enum(['queued', 'assigned', 'bot', 'resolved', 'active']).default('active');
+const daysError = `must be a whole number of days from 1 to ${MAX_GAPS_DAYS}`;
+const knowledgeQuery = z.object({
+  days: z.string().regex(/^[0-9]{1,9}$/, daysError).transform(Number).refine((d) => d >= 1 && d <= MAX_GAPS_DAYS, daysError).default(DEFAULT_GAPS_DAYS),
+});
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
@@ -118,7 +139,7 @@ export interface ConversationView extends Omit<ConversationRecord, 'reference' |
 
 /** Adds the agent API routes and the console page to `server`. */
 export function mountAgentApi(server: Server, options: AgentApiOptions): void {
-  const { hub, accounts, knowledge } = options;
+  const { hub, accounts, knowledge, insights } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
   const sessions = options.sessions ?? new AgentSessions(options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS, clock);
@@ -289,8 +310,24 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
     }),
   );
 
+  // The knowledge view: the folder's state (null without a KnowledgeBase) and what it did not cover (null without insights).
   server.get(
     '/api/agent/knowledge',
+    route(async (req) => {
+      const { days } = parse(knowledgeQuery, req.query ?? {}, 'knowledge');
+      const gaps = insights && (await knowledgeGaps(insights, { days, clock }));
+      return [
+        200,
+        {
+          status: isWatched(knowledge) ? knowledge.summary(MAX_KNOWLEDGE_PROBLEMS) : null,
+          gaps: gaps ? { ...gaps, unhelpful: gaps.unhelpful.map((f) => ({ ...f, question: knowledge?.get(f.entryId)?.question })) } : null,
+        },
+      ];
+    }),
+  );
+
+  server.get(
+    '/api/agent/knowledge/search',
     route(async (req) => {
       const q = String((req.query as Record<string, unknown> | undefined)?.q ?? '').slice(0, 500);
       const matches = q && knowledge ? knowledge.search(q, { limit: 5 }) : [];
@@ -314,6 +351,17 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
     return p;
   };
 
+  // A knowledge reload, or a rejected one, goes to every console: the banner appears and goes without a refresh.
+  const knowledgeStreams = new Set<(text: string) => void>();
+  if (isWatched(knowledge)) {
+    const push = (change: 'reloaded' | 'rejected') => () => {
+      const text = `event: knowledge\ndata: ${JSON.stringify({ change, status: knowledge.summary(MAX_KNOWLEDGE_PROBLEMS) })}\n\n`;
+      for (const write of knowledgeStreams) write(text);
+    };
+    knowledge.on('reloaded', push('reloaded'));
+    knowledge.on('rejected', push('rejected'));
+  }
+
   server.get('/api/agent/events', (req: Request, res: Response, next: (err?: unknown) => void) => {
     let session: AgentSession;
     try {
@@ -332,12 +380,13 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
     res.write(`retry: 3000\nevent: hello\ndata: ${JSON.stringify({ agent: session.agent })}\n\n`);
     // Events are written in the order they happened, even though rendering is asynchronous.
     let chain = Promise.resolve();
-    const unsubscribe = hub.subscribe((e) => {
-      const text = render(e);
+    const send = (text: string | Promise<string>) => {
       chain = chain.then(async () => {
         if (!res.writableEnded) res.write(await text);
       }).catch((err) => logger.warn('SSE write failed', { error: (err as Error).message }));
-    });
+    };
+    const unsubscribe = hub.subscribe((e) => send(render(e)));
+    knowledgeStreams.add(send);
     const release = hub.agentConnected(session.agent.id);
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
     const expiry = setTimeout(() => res.end(), Math.max(0, session.expiresAt.getTime() - clock.now().getTime()));
@@ -349,6 +398,7 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
       clearInterval(keepAlive);
       clearTimeout(expiry);
       unsubscribe();
+      knowledgeStreams.delete(send);
       release();
     };
     req.on('close', stop);

@@ -3,7 +3,7 @@ import { ActivityTypes, type ConversationReference } from 'botbuilder';
 import { DirectLineTokens } from '../../adapters/webchat/tokens.js';
 import { ReplyWindowClosedError } from '../../adapters/shared/errors.js';
 import { ProactiveTestAdapter, settle } from '../handoff/helpers.js';
-import { createApiFixture, PASSWORD, type ApiFixture } from './helpers.js';
+import { createApiFixture, openEventStream, PASSWORD, type ApiFixture } from './helpers.js';
 
 describe('agent API', () => {
   let f: ApiFixture;
@@ -22,6 +22,8 @@ describe('agent API', () => {
         ['POST', '/api/agent/conversations/x/transfer'],
         ['GET', '/api/agent/events'],
         ['GET', '/api/agent/me'],
+        ['GET', '/api/agent/knowledge'],
+        ['GET', '/api/agent/knowledge/search?q=refund'],
       ];
       for (const [method, path] of routes) {
         const r = await f.call(method, path);
@@ -167,35 +169,25 @@ describe('agent API', () => {
       const ada = await f.login('ada');
       const noted = await f.call('POST', '/api/agent/conversations/conv-1/notes', ada, { text: 'VIP customer' });
       expect(noted.body.conversation.notes.map((n: any) => n.text)).to.deep.equal(['VIP customer']);
-      const k = await f.call('GET', '/api/agent/knowledge?q=refund', ada);
+      const k = await f.call('GET', '/api/agent/knowledge/search?q=refund', ada);
       expect(k.body.matches[0]).to.include({ id: 'billing/refund', answer: 'Refunds take 5 days.' });
     });
 
     it('streams a new queue entry to a connected console over server-sent events', async () => {
       const ada = await f.login('ada');
-      const controller = new AbortController();
-      const res = await fetch(`${f.url}/api/agent/events`, { headers: { authorization: `Bearer ${ada}` }, signal: controller.signal });
-      expect(res.headers.get('content-type')).to.include('text/event-stream');
-      const reader = res.body!.getReader();
-      let buffer = '';
-      const until = async (needle: string) => {
-        while (!buffer.includes(needle)) {
-          const { value, done } = await reader.read();
-          if (done) throw new Error('stream ended');
-          buffer += new TextDecoder().decode(value);
-        }
-      };
-      await until('event: hello');
+      const events = await openEventStream(f.url, ada);
+      expect(events.contentType).to.include('text/event-stream');
+      await events.until('event: hello');
       expect(f.hub.onlineAgents()).to.deep.equal(['ada']);
       const customer = f.customer('conv-9');
       await customer.receiveActivity('agent please');
-      await until('"change":"queued"');
-      expect(buffer).to.include('"id":"conv-9"');
+      await events.until('"change":"queued"');
+      expect(events.text()).to.include('"id":"conv-9"');
       expect(customer.activeQueue.at(-1)!.text).to.include('number 1 in the queue');
       await customer.receiveActivity('still there?');
-      await until('still there?');
-      expect(buffer).to.include(`event: message`);
-      controller.abort();
+      await events.until('still there?');
+      expect(events.text()).to.include(`event: message`);
+      events.close();
       expect(customer.activeQueue.every((a) => a.type === ActivityTypes.Message)).to.equal(true);
     });
   });

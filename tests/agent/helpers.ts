@@ -1,8 +1,13 @@
-/** An agent API server on a random port over a handoff fixture, with signed-in agents; the console driven in Chromium. */
+/**
+ * An agent API server on a random port over a handoff fixture, with signed-in agents; the console driven
+ * in Chromium; the event stream read as text; a small knowledge folder and the broken edit the tests save.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { TurnContext } from 'botbuilder';
 import type { Page } from 'playwright-core';
 import { AgentAccounts, AgentSessions } from '../../src/agent/accounts.js';
-import { mountAgentApi } from '../../src/agent/api.js';
+import { mountAgentApi, type AgentApiOptions } from '../../src/agent/api.js';
 import { createServer } from '../../src/server.js';
 import { silentLogger } from '../../src/log.js';
 import { HANDOFF_REQUESTER, type HandoffRequester } from '../../src/handoff/types.js';
@@ -24,13 +29,20 @@ export interface ApiFixture extends Fixture {
 
 export const PASSWORD = 'correct horse';
 
-export async function createApiFixture(agents: string[] = ['ada', 'bob'], options: { hours?: string } = {}): Promise<ApiFixture> {
+/**
+ * `knowledge` replaces the fake searcher (a `KnowledgeBase` on a temp folder gives the console its
+ * knowledge view); `insights` gives it the gaps.
+ */
+export async function createApiFixture(
+  agents: string[] = ['ada', 'bob'],
+  options: { hours?: string } & Pick<AgentApiOptions, 'knowledge' | 'insights'> = {},
+): Promise<ApiFixture> {
   const f = await createFixture(options);
   const accounts = await AgentAccounts.open(f.dir);
   for (const name of agents) await accounts.add(name, PASSWORD, { displayName: name[0]!.toUpperCase() + name.slice(1), capacity: 5 });
   const sessions = new AgentSessions(60 * 60 * 1000, f.clock);
   const server = createServer({ logger: silentLogger });
-  mountAgentApi(server, { hub: f.hub, accounts, sessions, knowledge: fakeKnowledge, clock: f.clock, logger: silentLogger });
+  mountAgentApi(server, { hub: f.hub, accounts, sessions, knowledge: options.knowledge ?? fakeKnowledge, insights: options.insights, clock: f.clock, logger: silentLogger });
   const http = await listen(server);
   const call: ApiFixture['call'] = async (method, path, token, body) => {
     const res = await fetch(http.url + path, {
@@ -109,4 +121,54 @@ export async function signInToConsole(page: Page, baseUrl: string, username: str
       await page.waitForFunction(() => (document.getElementById('d-meta')!.textContent ?? '').includes('resolved, with the bot'));
     },
   };
+}
+
+/** The agent event stream (`GET /api/agent/events`) read as text, as a console reads it. */
+export interface EventStream {
+  /** The response's Content-Type. */
+  contentType: string | null;
+  /** Everything received so far. */
+  text(): string;
+  /** Waits until the text received so far includes `needle` (the stream ending first is an error). */
+  until(needle: string): Promise<void>;
+  close(): void;
+}
+
+/** Opens the agent event stream of the server at `baseUrl` with `token`. */
+export async function openEventStream(baseUrl: string, token: string): Promise<EventStream> {
+  const controller = new AbortController();
+  const res = await fetch(`${baseUrl}/api/agent/events`, { headers: { authorization: `Bearer ${token}` }, signal: controller.signal });
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  return {
+    contentType: res.headers.get('content-type'),
+    text: () => buffer,
+    async until(needle) {
+      while (!buffer.includes(needle)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the event stream ended before "${needle}" arrived; it sent:\n${buffer}`);
+        buffer += value;
+      }
+    },
+    close: () => controller.abort(),
+  };
+}
+
+/** A knowledge file: front matter lines, then the answer. */
+export function knowledgeFile(question: string, answer: string, extra: string[] = []): string {
+  return ['---', `question: ${question}`, ...extra, '---', answer, ''].join('\n');
+}
+
+/** The broken edit the tests save: `alternate:` (a typo of `alternates:`) on line 3 of the bill payment entry. */
+export const BROKEN_EDIT = {
+  path: 'billing/pay-bill.md',
+  text: knowledgeFile('How can I pay my bill?', 'Half-written', ['alternate: [pay]']),
+  problem: 'billing/pay-bill.md:3: unknown field "alternate" (did you mean "alternates"?)',
+};
+
+/** Writes a two-entry knowledge folder into `dir` (the bill payment entry at `BROKEN_EDIT.path`, and hello). */
+export async function writeKnowledge(dir: string): Promise<void> {
+  await mkdir(join(dir, 'billing'), { recursive: true });
+  await writeFile(join(dir, BROKEN_EDIT.path), knowledgeFile('How can I pay my bill?', 'Pay in the app under Billing.', ['alternates: [pay my bill, pay invoice]']));
+  await writeFile(join(dir, 'hello.md'), knowledgeFile('Hello', 'Hi there!', ['tags: [smalltalk]']));
 }

@@ -46,6 +46,7 @@ const ROUTES: Record<string, Access> = {
   'POST /api/agent/conversations/:id/transfer': 'agent-session',
   'POST /api/agent/conversations/:id/notes': 'agent-session',
   'GET /api/agent/knowledge': 'agent-session',
+  'GET /api/agent/knowledge/search': 'agent-session',
   'GET /api/agent/events': 'agent-session',
 };
 

@@ -244,7 +244,7 @@ describe('hostile input: seeded fuzzing of every public route', function () {
       }
       case 12: {
         const valid = r.next() < 0.7;
-        const p = r.pick([`/api/agent/conversations?status=${odd()}`, `/api/agent/conversations?status[]=queued`, `/api/agent/conversations/${odd()}`, `/api/agent/conversations/${odd()}/claim`, `/api/agent/conversations/${odd()}/resolve`, `/api/agent/knowledge?q=${odd()}`, `/api/agent/knowledge?q[a]=1`, '/api/agent/me', '/api/agent/agents']);
+        const p = r.pick([`/api/agent/conversations?status=${odd()}`, `/api/agent/conversations?status[]=queued`, `/api/agent/conversations/${odd()}`, `/api/agent/conversations/${odd()}/claim`, `/api/agent/conversations/${odd()}/resolve`, `/api/agent/knowledge/search?q=${odd()}`, `/api/agent/knowledge/search?q[a]=1`, `/api/agent/knowledge?days=${odd()}`, `/api/agent/knowledge?days[a]=1`, '/api/agent/me', '/api/agent/agents']);
         const method = p.endsWith('/claim') || p.endsWith('/resolve') ? 'POST' : 'GET';
         const reads = method === 'GET' && (p.includes('knowledge') || p.endsWith('/me') || p.endsWith('/agents') || /status=(queued|assigned|bot|resolved|active)$/.test(p));
         return { label: `agent ${method} ${valid ? 'session' : 'forged'}`, method, path: p, headers: { ...base, ...authOf(valid ? `Bearer ${session}` : forged) }, body: method === 'POST' ? garbage(r).body : undefined, allow2xx: valid && reads };

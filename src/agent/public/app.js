@@ -485,7 +485,7 @@ $('kb-search').addEventListener('input', () => {
   searchTimer = setTimeout(async () => {
     const q = $('kb-search').value.trim();
     if (!q) return $('kb-results').replaceChildren();
-    const data = await api('GET', `/api/agent/knowledge?q=${encodeURIComponent(q)}`).catch(() => ({ matches: [] }));
+    const data = await api('GET', `/api/agent/knowledge/search?q=${encodeURIComponent(q)}`).catch(() => ({ matches: [] }));
     $('kb-results').replaceChildren(
       ...data.matches.map((m) =>
         el('li', { dataset: { testid: 'kb-result' }, onclick: () => {
