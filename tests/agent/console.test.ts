@@ -1,8 +1,15 @@
 import { expect } from 'chai';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemoryStorage } from 'botbuilder';
 import type { Browser, Page } from 'playwright-core';
+import { InsightsStore } from '../../src/bot/insights.js';
+import { KnowledgeBase } from '../../src/knowledge/knowledge-base.js';
+import { silentLogger } from '../../src/log.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { settle } from '../handoff/helpers.js';
-import { createApiFixture, signInToConsole, type ApiFixture } from './helpers.js';
+import { BROKEN_EDIT, createApiFixture, signInToConsole, writeKnowledge, type ApiFixture } from './helpers.js';
 
 describe('agent console in Chromium', () => {
   let browser: Browser | undefined;
@@ -111,5 +118,86 @@ describe('agent console in Chromium', () => {
     await page.fill('#kb-search', 'refund');
     await page.locator('[data-testid=kb-result]').first().click();
     expect(await page.inputValue('#reply')).to.equal('Refunds take 5 days.');
+  });
+
+  describe('the knowledge', () => {
+    let dir: string;
+    let kb: KnowledgeBase;
+    let insights: InsightsStore;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'console-knowledge-'));
+      await writeKnowledge(dir);
+      kb = await KnowledgeBase.open(dir, { logger: silentLogger });
+      await f.stop();
+      f = await createApiFixture(['ada'], { knowledge: kb, insights: (insights = new InsightsStore(new MemoryStorage())) });
+    });
+    afterEach(async () => {
+      await kb?.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    const banner = () => page.locator('[data-testid=kb-banner]');
+
+    it('shows a rejected knowledge edit live above the queue, with its path:line, until the file is fixed', async () => {
+      await f.customer('conv-kb', 'web-user-kb').receiveActivity('agent please');
+      await signIn();
+      const row = page.locator('[data-testid=queue-row]', { hasText: 'Ada Customer' });
+      await row.waitFor();
+      expect(await banner().isVisible()).to.equal(false);
+      const loadedAt = kb.status().loadedAt;
+
+      const original = await readFile(join(dir, BROKEN_EDIT.path), 'utf8');
+      await writeFile(join(dir, BROKEN_EDIT.path), BROKEN_EDIT.text);
+      await banner().waitFor();
+      const title = (await page.textContent('#kb-banner-title'))!;
+      const loadedAtHere = await page.evaluate((iso) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }), loadedAt);
+      expect(loadedAtHere).to.match(/^\d\d:\d\d$/);
+      expect(title).to.equal(`Knowledge edit rejected — still serving the version loaded at ${loadedAtHere}`);
+      expect(await page.locator('[data-testid=kb-problem]').allTextContents()).to.deep.equal([BROKEN_EDIT.problem]);
+      expect(await page.textContent('#kb-banner-problems'), 'nothing else in the list').to.equal(BROKEN_EDIT.problem);
+      expect(await row.isVisible(), 'the queue stays in view under the banner').to.equal(true);
+      expect(kb.get('billing/pay-bill')?.answer, 'the last good version still serves').to.equal('Pay in the app under Billing.');
+
+      await writeFile(join(dir, BROKEN_EDIT.path), original);
+      await banner().waitFor({ state: 'hidden' });
+      expect(await page.locator('[data-testid=kb-problem]').count()).to.equal(0);
+    });
+
+    it('shows the entries, the load time and what customers asked that the knowledge did not cover, as plain text', async () => {
+      const at = f.clock.now().toISOString();
+      for (const channel of ['webchat', 'whatsapp', 'webchat']) await insights.recordUnanswered({ query: 'Do you sell gift cards?', channel, at });
+      await insights.recordUnanswered({ query: '<img src=x onerror=alert(1)> <b>bold</b>', channel: 'messenger', at });
+      await insights.recordFeedback('billing/pay-bill', false);
+      await insights.recordFeedback('billing/pay-bill', true);
+      const dialogs: string[] = [];
+      page.on('dialog', async (d) => {
+        dialogs.push(d.message());
+        await d.dismiss();
+      });
+      await signIn();
+      expect(await page.textContent('#kb-entries')).to.equal('2');
+      await page.click('#kb-open');
+      const gaps = page.locator('[data-testid=kb-gap]');
+      await gaps.first().waitFor();
+      expect(await page.textContent('#kb-status')).to.match(/^2 entries in 2 files · loaded at \d\d:\d\d \(took \d+ ms\) · saved edits go live by themselves$/);
+      expect(await page.textContent('#kb-asked')).to.equal('4 questions the bot could not answer in the last 30 days, the most asked first.');
+      const rows = await gaps.allInnerTexts();
+      expect(rows).to.have.length(2);
+      expect(await page.textContent('#kb-unanswered'), 'nothing else in the list').to.equal((await gaps.allTextContents()).join(''));
+      expect(rows[0]).to.include('Do you sell gift cards?').and.include('3×').and.include('webchat, whatsapp');
+      expect(rows[1]).to.include('<img src=x onerror=alert(1)> <b>bold</b>').and.include('1×').and.include('messenger');
+      expect(await page.locator('#knowledge img, #knowledge b:not(#kb-entries)').count(), 'customer text stays text').to.equal(0);
+      const unhelpful = await page.locator('[data-testid=kb-unhelpful]').allInnerTexts();
+      expect(unhelpful).to.have.length(1);
+      expect(await page.textContent('#kb-unhelpful'), 'nothing else in the list').to.equal(await page.textContent('[data-testid=kb-unhelpful]'));
+      expect(unhelpful[0]).to.include('How can I pay my bill?').and.include('billing/pay-bill').and.include('did not help 1 time, helped 1 time');
+
+      // A conversation takes the knowledge view's place.
+      await f.customer('conv-kb2', 'web-user-kb2').receiveActivity('agent please');
+      await page.locator('[data-testid=queue-row]').first().click();
+      await page.locator('#detail').waitFor();
+      expect(await page.isVisible('#knowledge')).to.equal(false);
+      expect(dialogs).to.deep.equal([]);
+    });
   });
 });

@@ -16,6 +16,8 @@ const state = {
   unseen: 0,
   events: null,
   audio: null,
+  kbStatus: null, // the knowledge's state: from /api/agent/knowledge, then live from the event stream
+  kbGaps: null,
 };
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -68,6 +70,13 @@ function duration(ms) {
   if (h >= 24) return `${Math.floor(h / 24)}d ${h % 24}h`;
   if (h) return `${h}h ${String(m).padStart(2, '0')}m`;
   return `${m}:${String(sec).padStart(2, '0')}`;
+}
+
+/** HH:MM (24 h), with the day in front when it is not today. */
+function clockTime(iso) {
+  const d = new Date(iso);
+  const time = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+  return d.toDateString() === new Date().toDateString() ? time : `${d.toLocaleDateString()} ${time}`;
 }
 
 function windowText(c) {
@@ -132,7 +141,7 @@ async function start() {
   $('console').hidden = false;
   $('whoami').hidden = false;
   $('agent-name').textContent = state.agent.name;
-  await Promise.all([loadList('active'), loadAgents()]);
+  await Promise.all([loadList('active'), loadAgents(), loadKnowledge().catch((err) => showError(explain(err)))]);
   connectEvents();
 }
 
@@ -176,7 +185,7 @@ async function connectEvents() {
   setLive(false);
   if (!state.token || controller.signal.aborted) return;
   setTimeout(async () => {
-    await loadList('active').catch(() => {}); // catch up on what happened while disconnected
+    await Promise.all([loadList('active'), loadKnowledge()]).catch(() => {}); // catch up on what happened while disconnected
     connectEvents();
   }, 2000);
 }
@@ -198,6 +207,7 @@ function handleBlock(block) {
   if (event === 'conversation') onConversation(payload.change, payload.conversation);
   else if (event === 'message') onMessage(payload.conversationId, payload.activity);
   else if (event === 'presence') renderOnline(payload.agentsOnline);
+  else if (event === 'knowledge') onKnowledge(payload.status);
 }
 
 function onConversation(change, c) {
@@ -337,6 +347,100 @@ function tick() {
 }
 setInterval(tick, 1000);
 
+// ---- knowledge -------------------------------------------------------------------------------
+async function loadKnowledge() {
+  const data = await api('GET', `/api/agent/knowledge?days=${encodeURIComponent($('kb-days').value)}`);
+  state.kbGaps = data.gaps;
+  onKnowledge(data.status);
+  renderGaps();
+}
+
+/** The latest of a fetched and a pushed state wins, whichever arrives last. */
+function onKnowledge(status) {
+  const stamp = (s) => (s ? [s.loadedAt, s.lastErrorAt || ''].sort().at(-1) : '');
+  if (!status || stamp(status) >= stamp(state.kbStatus)) state.kbStatus = status;
+  renderKnowledgeStatus();
+}
+
+function plural(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** The banner (seen from every view while an edit stands rejected), the header's entry count and the view's status line. */
+function renderKnowledgeStatus() {
+  const s = state.kbStatus;
+  $('kb-open').hidden = !s;
+  $('kb-banner').hidden = !s?.lastError;
+  if (!s) return;
+  $('kb-entries').textContent = String(s.entries);
+  $('kb-open').classList.toggle('alert', !!s.lastError);
+  $('kb-status').textContent = [
+    `${plural(s.entries, 'entry', 'entries')} in ${plural(s.files, 'file')}`,
+    `loaded at ${clockTime(s.loadedAt)} (took ${s.lastReloadMs} ms)`,
+    s.watching ? 'saved edits go live by themselves' : 'not watching the folder: restart the server to pick up edits',
+  ].join(' · ');
+  if (!s.lastError) return $('kb-banner-problems').replaceChildren();
+  const problems = s.problems || [];
+  const stopped = !s.watching && problems.length === 0;
+  $('kb-banner-title').textContent = `${stopped ? 'Knowledge no longer follows edits' : 'Knowledge edit rejected'} — still serving the version loaded at ${clockTime(s.loadedAt)}`;
+  const more = (s.problemCount || 0) - problems.length;
+  $('kb-banner-problems').replaceChildren(
+    ...(problems.length ? problems : [s.lastError]).map((p) => el('li', { dataset: { testid: 'kb-problem' } }, p)),
+    ...(more > 0 ? [el('li', {}, `… and ${plural(more, 'more problem')} (npm run kb -- check lists them all)`)] : []),
+  );
+  $('kb-banner-note').textContent = `${s.lastErrorAt ? `Since ${clockTime(s.lastErrorAt)}. ` : ''}${stopped ? '' : 'Fix and save: this banner goes once the knowledge loads again.'}`;
+}
+
+function renderGaps() {
+  const gaps = state.kbGaps;
+  const empty = (text) => el('li', { class: 'empty muted' }, text);
+  if (!gaps) {
+    $('kb-asked').textContent = 'This server does not record what customers ask.';
+    $('kb-unanswered').replaceChildren();
+    $('kb-unhelpful').replaceChildren();
+    return;
+  }
+  $('kb-asked').textContent = `${plural(gaps.asked, 'question')} the bot could not answer in the last ${plural(gaps.days, 'day')}, the most asked first.`;
+  $('kb-unanswered').replaceChildren(
+    ...gaps.unanswered.map((g) =>
+      el(
+        'li',
+        { dataset: { testid: 'kb-gap' } },
+        el('span', { class: 'name' }, g.query),
+        el('span', { class: 'count' }, `${g.count}×`),
+        el('span', { class: 'muted' }, `${g.channels.join(', ')} · last asked ${clockTime(g.lastAt)}`),
+      ),
+    ),
+    ...(gaps.unanswered.length ? [] : [empty('Nothing left unanswered in this period.')]),
+  );
+  $('kb-unhelpful').replaceChildren(
+    ...gaps.unhelpful.map((f) =>
+      el(
+        'li',
+        { dataset: { testid: 'kb-unhelpful' } },
+        el('span', { class: 'name' }, f.question || f.entryId),
+        el('span', { class: 'count' }, `${f.notHelpful}×`),
+        el('span', { class: 'muted' }, `${f.entryId} · did not help ${plural(f.notHelpful, 'time')}, helped ${plural(f.helpful, 'time')}`),
+      ),
+    ),
+    ...(gaps.unhelpful.length ? [] : [empty('No answer was marked as unhelpful.')]),
+  );
+}
+
+/** The knowledge view takes the conversation's place on the right. */
+function showKnowledge() {
+  state.selectedId = null;
+  state.detail = null;
+  $('detail').hidden = true;
+  $('knowledge').hidden = false;
+  renderList();
+  act(loadKnowledge);
+}
+
+$('kb-open').addEventListener('click', showKnowledge);
+$('kb-refresh').addEventListener('click', () => act(loadKnowledge));
+$('kb-days').addEventListener('change', () => act(loadKnowledge));
+
 // ---- conversation view -----------------------------------------------------------------------
 async function openConversation(id, { quiet = false } = {}) {
   if (!quiet) {
@@ -349,6 +453,7 @@ async function openConversation(id, { quiet = false } = {}) {
     state.selectedId = id;
     state.detail = data;
     state.conversations.set(id, data.conversation);
+    $('knowledge').hidden = true;
     renderDetail();
     renderList();
   } catch (err) {
