@@ -5,5 +5,5 @@
  * @example
  *   mountAgentApi(server, { hub, accounts: await AgentAccounts.open(dataDir), knowledge });
  */
-export { mountAgentApi, type AgentApiOptions, type ConversationView } from './api.js';
+export { mountAgentApi, type AgentApiOptions, type ConversationView, type WatchedKnowledge } from './api.js';
 export { AgentAccounts, AgentSessions, AgentAccountError, type AgentAccount, type PublicAgent } from './accounts.js';

@@ -173,6 +173,13 @@ describe('agent API', () => {
       expect(k.body.matches[0]).to.include({ id: 'billing/refund', answer: 'Refunds take 5 days.' });
     });
 
+    it('has no knowledge view without a KnowledgeBase and the bot\'s insights (a plain searcher)', async () => {
+      const ada = await f.login('ada');
+      const r = await f.call('GET', '/api/agent/knowledge', ada);
+      expect(r.status).to.equal(200);
+      expect(r.body).to.deep.equal({ status: null, gaps: null });
+    });
+
     it('streams a new queue entry to a connected console over server-sent events', async () => {
       const ada = await f.login('ada');
       const events = await openEventStream(f.url, ada);
