@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ActivityTypes, MemoryTranscriptStore, TestAdapter, TranscriptLoggerMiddleware, type Activity, type TurnContext } from 'botbuilder';
+import { ActivityEventNames, ActivityTypes, MemoryTranscriptStore, TestAdapter, TranscriptLoggerMiddleware, TurnContext, type Activity } from 'botbuilder';
 import { TurnSafeTranscriptLogger } from '../../src/storage/index.js';
 
 /** The activities the store holds for the test conversation, as "role: text". */
@@ -56,5 +56,31 @@ describe('TurnSafeTranscriptLogger', () => {
     const adapter = new TestAdapter(async (context) => void (await context.sendActivity(`echo: ${context.activity.text}`))).use(new TurnSafeTranscriptLogger(store));
     await adapter.send('hi').assertReply('echo: hi');
     expect(await logged(store, adapter)).to.deep.equal(['user: hi', 'bot: echo: hi']);
+  });
+});
+
+describe('TurnSafeTranscriptLogger in a proactive turn', () => {
+  it('writes what was sent and gives the error to continueConversation’s caller, not onTurnError', async () => {
+    const store = new MemoryTranscriptStore();
+    const adapter = new TestAdapter(async () => {});
+    let handled = 0;
+    adapter.onTurnError = async () => {
+      handled++;
+    };
+    // A proactive turn as the channel adapters run it: the middleware with a ContinueConversation event.
+    const reference = adapter.conversation;
+    const context = new TurnContext(adapter, TurnContext.applyConversationReference({ type: ActivityTypes.Event, name: ActivityEventNames.ContinueConversation }, reference, true));
+    const failure = await new TurnSafeTranscriptLogger(store)
+      .onTurn(context, async () => {
+        await context.sendActivity('An agent writes: your order left the warehouse.');
+        throw new Error('the reply window has closed');
+      })
+      .then(
+        () => undefined,
+        (err: Error) => err,
+      );
+    expect(failure?.message).to.equal('the reply window has closed');
+    expect(handled).to.equal(0);
+    expect(await logged(store, adapter)).to.deep.equal(['bot: An agent writes: your order left the warehouse.']);
   });
 });
