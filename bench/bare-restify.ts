@@ -20,6 +20,7 @@ import type { Duplex } from 'node:stream';
 import restify from 'restify';
 import { WebSocket, WebSocketServer } from 'ws';
 import { serveMemoryRequests } from './load/ipc.js';
+import { LISTEN_BACKLOG } from '../src/server.js';
 
 /** What the bare server needs to answer like Switchboard does. */
 export interface BareOptions {
@@ -142,7 +143,7 @@ export function createBareServer(o: BareOptions): { server: restify.Server; clos
 
 if (process.send && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   const bare = createBareServer(JSON.parse(process.argv[2] ?? '{}') as BareOptions);
-  await new Promise<void>((r) => bare.server.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => bare.server.listen(0, '127.0.0.1', LISTEN_BACKLOG, () => r()));
   serveMemoryRequests(() => bare.close());
   process.send({ type: 'ready', url: `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}` });
 }

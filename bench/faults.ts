@@ -46,7 +46,7 @@ export async function run(): Promise<BenchSection> {
   const rows = faults.map((f) => {
     const { test, ...counts } = f as { test: string } & Record<string, unknown>;
     const figures = Object.entries(counts)
-      .map(([k, v]) => `${k.replace(/([A-Z])/g, ' $1').toLowerCase()}: ${v}`)
+      .map(([k, v]) => `${k.replace(/([A-Z]|\d+)/g, ' $1').toLowerCase()}: ${v}`)
       .join(', ');
     return `| ${WHAT[test] ?? test} | ${figures} |`;
   });

@@ -10,7 +10,7 @@ import type restify from 'restify';
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './log.js';
-import { createServer } from './server.js';
+import { LISTEN_BACKLOG, createServer } from './server.js';
 import { LowdbStorage, LowdbTranscriptStore, TurnSafeTranscriptLogger, storageHealthCheck } from './storage/index.js';
 import { KnowledgeBase } from './knowledge/knowledge-base.js';
 import { FaqBot } from './bot/faq-bot.js';
@@ -144,7 +144,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     listen: (port = config.port, host = config.host) =>
       new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => {
+        server.listen(port, host, LISTEN_BACKLOG, () => {
           const address = server.address() as AddressInfo;
           const shown = host === '0.0.0.0' || host === '::' ? 'localhost' : host;
           resolve(`http://${shown}:${address.port}`);

@@ -20,6 +20,13 @@ export interface ServerOptions {
   maxBodyBytes?: number;
 }
 
+/**
+ * Connections the kernel holds for us while the event loop is busy (Node's default is 511; Linux caps
+ * it at net.core.somaxconn, 4096 on current kernels). Webhook bursts — Meta retrying a backlog after an
+ * outage — open many connections at once; past the queue they are reset and must be retried.
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
 
 /** The restify server with `/healthz` and the common plumbing; adapters and the agent API add routes. */
