@@ -19,6 +19,9 @@ import type { Storage, StoreItem } from 'botbuilder';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
 
+/** One document change of a batch: gets the document so far, returns it changed. */
+type Change = (doc: StoreItem | undefined) => StoreItem;
+
 /** How many times an update is retried after an eTag conflict before giving up. */
 export const DEFAULT_MAX_RETRIES = 8;
 
@@ -80,6 +83,8 @@ export class InsightsStore implements InsightsRecorder {
   private readonly prefix: string;
   private readonly maxRetries: number;
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Per key, the changes waiting for the next write (see `update`). */
+  private readonly batches = new Map<string, { changes: Change[]; done: Promise<void> }>();
 
   constructor(
     private readonly storage: Storage,
@@ -177,10 +182,28 @@ export class InsightsStore implements InsightsRecorder {
     });
   }
 
-  /** Read → change → write with the eTag; retried on conflict; queued per key within this process. */
+  /**
+   * Read → change → write with the eTag; retried on conflict; queued per key within this process.
+   * Changes that arrive while a key's write is in flight are applied together in its next write (group
+   * commit): a popular answer's "yes" counts cost one write per batch, not one each, so customers are
+   * not queued behind each other (with one write each, 150 customers on a handful of answers waited
+   * up to 7 s for "Glad it helped").
+   */
   private update<T extends StoreItem>(key: string, change: (doc: T | undefined) => T): Promise<void> {
+    const waiting = this.batches.get(key);
+    if (waiting) {
+      waiting.changes.push(change as Change);
+      return waiting.done;
+    }
+    const changes: Change[] = [change as Change];
     const previous = this.queues.get(key) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.updateWithRetry(key, change));
+    const run = previous
+      .catch(() => undefined)
+      .then(() => {
+        this.batches.delete(key); // from here on, new changes go to the next batch
+        return this.updateWithRetry<T>(key, (doc) => changes.reduce<StoreItem | undefined>((d, c) => c(d), doc) as T);
+      });
+    this.batches.set(key, { changes, done: run });
     this.queues.set(key, run);
     void run.finally(() => {
       if (this.queues.get(key) === run) this.queues.delete(key);
