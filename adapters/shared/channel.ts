@@ -3,7 +3,7 @@
  * `BotAdapter` that mounts its own HTTP routes and runs the bot logic for each inbound activity.
  */
 import type { Server } from 'restify';
-import type { TurnContext } from 'botbuilder';
+import { ActivityTypes, INVOKE_RESPONSE_KEY, type Activity, type TurnContext } from 'botbuilder';
 
 /** The bot's turn handler, as passed to botbuilder's `adapter.process(..., logic)`. */
 export type BotLogic = (context: TurnContext) => Promise<void>;
@@ -42,4 +42,24 @@ export interface AgentMark {
 }
 export function agentMarkOf(activity: { channelData?: any }): AgentMark | undefined {
   return activity.channelData?.switchboard?.agent;
+}
+
+/**
+ * The activities a bot sends that no channel delivers, handled as botbuilder's own adapters do:
+ * `delay` waits (`value` ms, default 1 s), `invokeResponse` is kept in turnState for the HTTP answer,
+ * `trace` is for the Emulator only. Returns true when `activity` was one of them (its id is then '').
+ */
+export async function handleAdapterOnlyActivity(context: TurnContext, activity: Partial<Activity>, sleep: (ms: number) => Promise<void>): Promise<boolean> {
+  switch (activity.type) {
+    case 'delay':
+      await sleep(typeof activity.value === 'number' ? activity.value : 1000);
+      return true;
+    case ActivityTypes.InvokeResponse:
+      context.turnState.set(INVOKE_RESPONSE_KEY, activity);
+      return true;
+    case ActivityTypes.Trace:
+      return true;
+    default:
+      return false;
+  }
 }

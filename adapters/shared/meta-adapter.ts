@@ -19,13 +19,12 @@ import {
   ActivityEventNames,
   ActivityTypes,
   BotAdapter,
-  INVOKE_RESPONSE_KEY,
   TurnContext,
   type Activity,
   type ConversationReference,
   type ResourceResponse,
 } from 'botbuilder';
-import type { BotLogic, MountableAdapter, ReplyWindow } from './channel.js';
+import { handleAdapterOnlyActivity, type BotLogic, type MountableAdapter, type ReplyWindow } from './channel.js';
 import { agentMarkOf } from './channel.js';
 import type { Clock } from '../../src/clock.js';
 import { systemClock } from '../../src/clock.js';
@@ -480,18 +479,11 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
     await this.start();
     const responses: ResourceResponse[] = [];
     for (const activity of activities) {
+      if (await handleAdapterOnlyActivity(context, activity, this.sleep)) {
+        responses.push({ id: '' });
+        continue;
+      }
       switch (activity.type) {
-        case 'delay':
-          await this.sleep(typeof activity.value === 'number' ? activity.value : 1000);
-          responses.push({ id: '' });
-          break;
-        case ActivityTypes.InvokeResponse:
-          context.turnState.set(INVOKE_RESPONSE_KEY, activity);
-          responses.push({ id: '' });
-          break;
-        case ActivityTypes.Trace:
-          responses.push({ id: '' }); // trace is for the Emulator only
-          break;
         case ActivityTypes.Typing: {
           const conv = activity.conversation?.id ?? context.activity.conversation?.id;
           if (conv) await this.sendTyping(conv).catch((err) => this.logger.debug('typing indicator failed', { error: (err as Error).message }));

@@ -24,7 +24,6 @@ import {
   ActivityEventNames,
   ActivityTypes,
   BotAdapter,
-  INVOKE_RESPONSE_KEY,
   TurnContext,
   type Activity,
   type ConversationReference,
@@ -33,7 +32,7 @@ import {
 import type { Request, Response, Server } from 'restify';
 import errors from 'restify-errors';
 import { WebSocket, WebSocketServer } from 'ws';
-import { agentMarkOf, type BotLogic, type MountableAdapter } from '../shared/channel.js';
+import { agentMarkOf, handleAdapterOnlyActivity, type BotLogic, type MountableAdapter } from '../shared/channel.js';
 import type { Clock } from '../../src/clock.js';
 import { systemClock } from '../../src/clock.js';
 import type { Logger } from '../../src/log.js';
@@ -435,13 +434,7 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
   async sendActivities(context: TurnContext, activities: Partial<Activity>[]): Promise<ResourceResponse[]> {
     const responses: ResourceResponse[] = [];
     for (const activity of activities) {
-      if (activity.type === 'delay') {
-        await sleep(typeof activity.value === 'number' ? activity.value : 1000);
-        responses.push({ id: '' });
-      } else if (activity.type === ActivityTypes.InvokeResponse) {
-        context.turnState.set(INVOKE_RESPONSE_KEY, activity);
-        responses.push({ id: '' });
-      } else if (activity.type === ActivityTypes.Trace) {
+      if (await handleAdapterOnlyActivity(context, activity, sleep)) {
         responses.push({ id: '' });
       } else {
         responses.push({ id: await this.deliver(context, activity) });
