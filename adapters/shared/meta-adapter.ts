@@ -24,8 +24,7 @@ import {
   type ConversationReference,
   type ResourceResponse,
 } from 'botbuilder';
-import { handleAdapterOnlyActivity, type BotLogic, type MountableAdapter, type ReplyWindow } from './channel.js';
-import { agentMarkOf } from './channel.js';
+import { agentMarkOf, handleAdapterOnlyActivity, type BotLogic, type MountableAdapter, type ReplyWindow } from './channel.js';
 import type { Clock } from '../../src/clock.js';
 import { systemClock } from '../../src/clock.js';
 import type { Logger } from '../../src/log.js';

@@ -11,20 +11,10 @@ import { InsightsStore } from '../../src/bot/insights.js';
 import { HANDOFF_REQUESTER, type HandoffRequester } from '../../src/handoff/types.js';
 import type { Decision, KnowledgeEntry, KnowledgeSearcher, SearchContext, SearchMatch } from '../../src/knowledge/types.js';
 import { isAvailable } from '../../src/knowledge/search.js';
+import { entry as knowledgeEntry } from '../knowledge/search-fixtures.js';
 
 export function entry(id: string, question: string, answer: string, extra: Partial<KnowledgeEntry> = {}): KnowledgeEntry {
-  return {
-    id,
-    question,
-    alternates: [],
-    answer,
-    tags: [],
-    locale: 'en',
-    handoff: false,
-    followUps: [],
-    source: { path: `${id}.md`, line: 1 },
-    ...extra,
-  };
+  return knowledgeEntry(id, question, [], { answer, ...extra });
 }
 
 /** A KnowledgeSearcher whose decide() returns what the test set for a query (else 'none'). */
