@@ -38,6 +38,12 @@ export const configSchema = z.object({
   WHATSAPP_TEMPLATE_NAME: optionalSecret,
   WHATSAPP_TEMPLATE_LANGUAGE: z.string().default('en'),
   DIRECTLINE_SECRET: optionalSecret,
+  /** `postgres://…`: keep every piece of state in PostgreSQL (several instances); unset: files in DATA_DIR. */
+  DATABASE_URL: optionalSecret.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), 'must start with postgres:// or postgresql://'),
+  /** How many reverse-proxy hops' X-Forwarded-For/-Proto/-Host to believe (0: none). */
+  TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
+  /** The address customers reach, e.g. https://chat.example.com (Direct Line stream URLs derive from it). */
+  PUBLIC_URL: optionalSecret.refine((v) => v === undefined || /^https?:\/\/[^/]+/.test(v), 'must be an http(s) origin such as https://chat.example.com'),
   /** IANA time zone and hours in which agents answer, e.g. "Mon-Fri 09:00-18:00". */
   BUSINESS_TIMEZONE: z.string().default('UTC'),
   BUSINESS_HOURS: z.string().default('Mon-Fri 09:00-18:00'),
@@ -73,6 +79,12 @@ export interface Config {
   messenger?: MessengerConfig;
   whatsapp?: WhatsAppConfig;
   directLineSecret?: string;
+  /** PostgreSQL connection string; undefined: the file backend in `dataDir`. */
+  databaseUrl?: string;
+  /** Reverse-proxy hops whose forwarding headers are believed. */
+  trustProxy: number;
+  /** Public origin without a trailing slash, e.g. `https://chat.example.com`. */
+  publicUrl?: string;
   businessTimeZone: string;
   businessHours: string;
 }
@@ -132,6 +144,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       templateLanguage: raw.WHATSAPP_TEMPLATE_LANGUAGE,
     },
     directLineSecret: raw.DIRECTLINE_SECRET,
+    databaseUrl: raw.DATABASE_URL,
+    trustProxy: raw.TRUST_PROXY,
+    publicUrl: raw.PUBLIC_URL?.replace(/\/+$/, ''),
     businessTimeZone: raw.BUSINESS_TIMEZONE,
     businessHours: raw.BUSINESS_HOURS,
   };
@@ -142,6 +157,10 @@ export function testSettings(env: Record<string, string | undefined> = process.e
   return {
     chromiumPath: env.CHROMIUM_PATH || '/usr/bin/chromium',
     requireBrowser: env.REQUIRE_BROWSER === '1',
+    /** A PostgreSQL server the tests may create databases on (CI starts one). */
+    testDatabaseUrl: env.TEST_DATABASE_URL || undefined,
+    /** In CI (or with REQUIRE_POSTGRES=1) a missing TEST_DATABASE_URL fails the PostgreSQL tests instead of skipping them. */
+    requirePostgres: env.REQUIRE_POSTGRES === '1' || env.CI === 'true',
   };
 }
 
