@@ -1,10 +1,12 @@
 /**
  * The contract every botbuilder `Storage` in Switchboard must pass, run against ours (`LowdbStorage`)
- * and botbuilder's reference `MemoryStorage`, so "same eTag rules as MemoryStorage" is checked, not
- * claimed. Modelled on botbuilder-js `storageBaseTests`.
+ * (`LowdbStorage`, `PgStorage`) and botbuilder's reference `MemoryStorage`, so "same eTag rules as
+ * MemoryStorage" is checked, not claimed. The nested "storageBaseTests" block holds every case of
+ * botbuilder-js's own `StorageBaseTests` (botbuilder-core/tests/storageBaseTests.js), written again here.
  */
 import { expect } from 'chai';
-import type { Storage, StoreItem } from 'botbuilder';
+import { AutoSaveStateMiddleware, ConversationState, MessageFactory, TestAdapter, type Storage, type StoreItem, type StoreItems } from 'botbuilder';
+import { Dialog, DialogSet, TextPrompt, WaterfallDialog, type WaterfallStepContext } from 'botbuilder-dialogs';
 
 /** What a factory hands the suite: a fresh, empty storage and how to clean it up. */
 export interface StorageUnderTest {
@@ -190,6 +192,153 @@ export function storageContract(name: string, make: () => Promise<StorageUnderTe
     it('rejects a read or write without keys', async () => {
       expect(await rejection(() => storage.read(undefined as unknown as string[]))).to.be.instanceOf(ReferenceError);
       expect(await rejection(() => storage.write(undefined as unknown as Record<string, StoreItem>))).to.be.instanceOf(ReferenceError);
+    });
+
+    describe("botbuilder-js storageBaseTests' cases", () => {
+      it('returns an empty object when reading an unknown key', async () => {
+        const result = await storage.read(['unknown']);
+        expect(result).to.not.equal(null);
+        expect(Object.keys(result)).to.have.length(0);
+      });
+
+      it('rejects null keys when reading and null changes when writing, as MemoryStorage does', async () => {
+        const read = await rejection(() => storage.read(null as unknown as string[]));
+        expect(read).to.be.instanceOf(ReferenceError);
+        expect(read.message).to.equal('Keys are required when reading.');
+        const write = await rejection(() => storage.write(null as unknown as StoreItems));
+        expect(write).to.be.instanceOf(ReferenceError);
+        expect(write.message).to.equal('Changes are required when writing.');
+      });
+
+      it('does not throw when writing no items', async () => {
+        await storage.write({});
+        await storage.write([] as unknown as StoreItems);
+        await storage.delete([]);
+        expect(await storage.read([])).to.deep.equal({});
+      });
+
+      it('creates objects and gives each an eTag', async () => {
+        await storage.write({ createPoco: { id: 1 }, createPocoStoreItem: { id: 2 } });
+        const read = await storage.read(['createPoco', 'createPocoStoreItem']);
+        expect(read.createPoco.id).to.equal(1);
+        expect(read.createPocoStoreItem.id).to.equal(2);
+        expect(read.createPoco.eTag).to.be.a('string');
+        expect(read.createPocoStoreItem.eTag).to.be.a('string');
+      });
+
+      it('handles crazy keys', async () => {
+        const key = '!@#$%^&*()~/\\><,.?\';"`~';
+        await storage.write({ [key]: { id: 1 } });
+        const read = await storage.read([key]);
+        expect(read[key]?.id).to.equal(1);
+      });
+
+      it('updates objects: no eTag overwrites, a stale eTag fails, "*" overwrites', async () => {
+        await storage.write({ pocoItem: { id: 1, count: 1 }, pocoStoreItem: { id: 1, count: 1 } });
+        const loaded = await storage.read(['pocoItem', 'pocoStoreItem']);
+        const pocoItem = loaded.pocoItem;
+        delete pocoItem.eTag; // a plain object carries no eTag
+        const pocoStoreItem = loaded.pocoStoreItem;
+        expect(pocoStoreItem.eTag).to.be.a('string');
+
+        pocoItem.count++;
+        pocoStoreItem.count++;
+        await storage.write(loaded);
+        const reloaded = await storage.read(['pocoItem', 'pocoStoreItem']);
+        expect(reloaded.pocoItem.eTag).to.be.a('string');
+        expect(reloaded.pocoStoreItem.eTag).to.not.equal(pocoStoreItem.eTag);
+        expect(reloaded.pocoItem.count).to.equal(2);
+        expect(reloaded.pocoStoreItem.count).to.equal(2);
+
+        pocoItem.count = 123;
+        await storage.write({ pocoItem }); // still no eTag: succeeds
+        pocoStoreItem.count = 123;
+        await rejection(() => storage.write({ pocoStoreItem })); // its eTag is now stale
+        const again = await storage.read(['pocoItem', 'pocoStoreItem']);
+        expect(again.pocoItem.count).to.equal(123);
+        expect(again.pocoStoreItem.count).to.equal(2);
+
+        delete again.pocoItem.eTag;
+        again.pocoItem.count = 100;
+        again.pocoStoreItem.count = 100;
+        again.pocoStoreItem.eTag = '*';
+        await storage.write({ pocoItem: again.pocoItem, pocoStoreItem: again.pocoStoreItem });
+        const final = await storage.read(['pocoItem', 'pocoStoreItem']);
+        expect(final.pocoItem.count).to.equal(100);
+        expect(final.pocoStoreItem.count).to.equal(100);
+      });
+
+      it('deletes an object', async () => {
+        await storage.write({ delete1: { id: 1, count: 1 } });
+        const read = await storage.read(['delete1']);
+        expect(read.delete1.eTag).to.be.a('string');
+        expect(read.delete1.count).to.equal(1);
+        await storage.delete(['delete1']);
+        expect((await storage.read(['delete1'])).delete1).to.equal(undefined);
+      });
+
+      it('deletes an unknown object without complaint', async () => {
+        await storage.delete(['unknown_key']);
+      });
+
+      it('performs batch operations', async () => {
+        await storage.write({ batch1: { count: 10 }, batch2: { count: 20 }, batch3: { count: 30 } });
+        let result = await storage.read(['batch1', 'batch2', 'batch3']);
+        expect([result.batch1.count, result.batch2.count, result.batch3.count]).to.deep.equal([10, 20, 30]);
+        for (const k of ['batch1', 'batch2', 'batch3']) expect(result[k].eTag).to.be.a('string');
+        await storage.delete(['batch1', 'batch2', 'batch3']);
+        result = await storage.read(['batch1', 'batch2', 'batch3']);
+        expect(result).to.deep.equal({});
+      });
+
+      it('proceeds through a waterfall dialog whose state it keeps', async () => {
+        const convoState = new ConversationState(storage);
+        const dialogs = new DialogSet(convoState.createProperty('dialogState'));
+        dialogs.add(
+          new TextPrompt('textPrompt', async (prompt) => {
+            if ((prompt.recognized.value ?? '').length > 3) {
+              await prompt.context.sendActivity(MessageFactory.text(`You got it at the ${prompt.attemptCount}th try!`));
+              return true;
+            }
+            await prompt.context.sendActivity(MessageFactory.text(`Please send a name that is longer than 3 characters. ${prompt.attemptCount}`));
+            return false;
+          }),
+        );
+        const steps = [
+          async (step: WaterfallStepContext) => {
+            expect(step.activeDialog?.state['stepIndex']).to.be.a('number');
+            await step.context.sendActivity('step1');
+            return Dialog.EndOfTurn;
+          },
+          async (step: WaterfallStepContext) => step.prompt('textPrompt', { prompt: MessageFactory.text('Please type your name.') }),
+          async (step: WaterfallStepContext) => {
+            await step.context.sendActivity('step3');
+            return Dialog.EndOfTurn;
+          },
+        ];
+        dialogs.add(new WaterfallDialog('waterfallDialog', steps));
+        const adapter = new TestAdapter(async (turnContext) => {
+          const dc = await dialogs.createContext(turnContext);
+          await dc.continueDialog();
+          if (!turnContext.responded) await dc.beginDialog('waterfallDialog');
+        }).use(new AutoSaveStateMiddleware(convoState));
+
+        await adapter
+          .send('hello')
+          .assertReply('step1')
+          .send('hello')
+          .assertReply('Please type your name.')
+          .send('hi')
+          .assertReply('Please send a name that is longer than 3 characters. 1')
+          .send('hi')
+          .assertReply('Please send a name that is longer than 3 characters. 2')
+          .send('hi')
+          .assertReply('Please send a name that is longer than 3 characters. 3')
+          .send('Kyle')
+          .assertReply('You got it at the 4th try!')
+          .assertReply('step3')
+          .startTest();
+      });
     });
   });
 }

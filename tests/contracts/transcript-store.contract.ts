@@ -143,3 +143,128 @@ export function transcriptStoreContract(name: string, make: () => Promise<Transc
     });
   });
 }
+
+/** What the Switchboard suite's factory hands over: a fresh store, and another process's store on the same data. */
+export interface SwitchboardTranscriptStoreUnderTest {
+  store: SwitchboardTranscriptStore;
+  /** A store as another process (a restarted server, another instance) opens it on the same data. */
+  another: () => SwitchboardTranscriptStore;
+  dispose?: () => Promise<void>;
+}
+
+/** What Switchboard's own stores offer beyond botbuilder's `TranscriptStore`. */
+export interface SwitchboardTranscriptStore extends TranscriptStore {
+  whenWritten(channelId: string, conversationId: string): Promise<void>;
+  allTranscripts(channelId: string): Promise<{ channelId: string; id: string; created: Date }[]>;
+  listTranscriptsOfUser(channelId: string, customerId: string): Promise<{ channelId: string; id: string; created: Date }[]>;
+}
+
+/** The bot's reply to `user-1` (the customer is the recipient). */
+function reply(channelId: string, conversationId: string, id: string, secondsAfterT0: number): Activity {
+  const a = message(channelId, conversationId, id, secondsAfterT0, `reply ${id}`);
+  a.from = { id: 'bot', name: 'Bot', role: 'bot' };
+  a.recipient = { id: 'user-1', name: 'Customer', role: 'user' };
+  return a;
+}
+
+/**
+ * The contract of Switchboard's own transcript stores (`LowdbTranscriptStore`, `PgTranscriptStore`):
+ * what the agent console, the channels' settle step and crash replay rely on.
+ */
+export function switchboardTranscriptStoreContract(name: string, make: () => Promise<SwitchboardTranscriptStoreUnderTest>): void {
+  describe(`Switchboard TranscriptStore contract: ${name}`, () => {
+    let sut: SwitchboardTranscriptStoreUnderTest;
+    let store: SwitchboardTranscriptStore;
+    beforeEach(async () => {
+      sut = await make();
+      store = sut.store;
+    });
+    afterEach(async () => {
+      await sut.dispose?.();
+    });
+
+    it('keeps logging order between activities with the same timestamp', async () => {
+      const ids = ['q', 'r1', 'r2', 'r3', 'r0'];
+      for (const id of ids) await store.logActivity(message('test', 'c1', id, 5));
+      expect((await store.getTranscriptActivities('test', 'c1')).items.map((a) => a.id)).to.deep.equal(ids);
+    });
+
+    it('is readable once whenWritten resolves, even when logActivity was not awaited', async () => {
+      for (let i = 0; i < 5; i++) void store.logActivity(message('test', 'c1', `m${i}`, i));
+      await store.whenWritten('test', 'c1');
+      expect((await store.getTranscriptActivities('test', 'c1')).items.map((a) => a.id)).to.deep.equal(['m0', 'm1', 'm2', 'm3', 'm4']);
+    });
+
+    it('resolves whenWritten for a conversation nothing was logged to', async () => {
+      await store.whenWritten('test', 'never-logged');
+    });
+
+    it('does not log twice a turn that another process runs again after a crash', async () => {
+      await store.logActivity(message('test', 'c1', 'earlier', 0));
+      await store.logActivity(message('test', 'c1', 'mid-1', 1));
+      await store.logActivity(reply('test', 'c1', 'out-1', 2));
+      const restarted = sut.another();
+      await restarted.logActivity(message('test', 'c1', 'mid-1', 1)); // the same customer message, replayed
+      await restarted.logActivity(reply('test', 'c1', 'out-1', 3)); // the reply already sent: same id, new time
+      await restarted.logActivity(reply('test', 'c1', 'out-2', 4)); // the reply the crash prevented
+      await restarted.whenWritten('test', 'c1');
+      expect((await restarted.getTranscriptActivities('test', 'c1')).items.map((a) => a.id)).to.deep.equal(['earlier', 'mid-1', 'out-1', 'out-2']);
+    });
+
+    it('keeps every update of one message logged by this process (they share its id)', async () => {
+      await store.logActivity(message('test', 'c1', 'm', 1));
+      for (const [s, text] of [[2, 'first edit'], [3, 'second edit']] as const) {
+        await store.logActivity({ ...message('test', 'c1', 'm', s, text), type: ActivityTypes.MessageUpdate });
+      }
+      const { items } = await store.getTranscriptActivities('test', 'c1');
+      expect(items.map((a) => [a.type, a.text])).to.deep.equal([
+        ['message', 'm'],
+        ['messageUpdate', 'first edit'],
+        ['messageUpdate', 'second edit'],
+      ]);
+    });
+
+    it('pages once through a transcript whose ids repeat', async () => {
+      for (let i = 0; i < 30; i++) await store.logActivity({ ...message('test', 'c1', `m${i % 3}`, i, `t${i}`), type: i < 3 ? ActivityTypes.Message : ActivityTypes.MessageUpdate });
+      const texts: string[] = [];
+      let token: string | undefined;
+      let pages = 0;
+      do {
+        const page = await store.getTranscriptActivities('test', 'c1', token);
+        texts.push(...page.items.map((a) => a.text!));
+        token = page.continuationToken;
+      } while (token && ++pages < 10);
+      expect(texts).to.deep.equal(Array.from({ length: 30 }, (_, i) => `t${i}`));
+    });
+
+    it("lists one customer's conversations from messages either way, oldest first, without deleted ones", async () => {
+      await store.logActivity(reply('test', 'proactive', 'p', 30)); // the bot wrote first
+      await store.logActivity(message('test', 'first', 'a', 10));
+      await store.logActivity({ ...message('test', 'someone-else', 'b', 20), from: { id: 'user-2', name: 'Other', role: 'user' } });
+      await store.logActivity(message('test', 'gone', 'c', 40));
+      await store.logActivity(message('other', 'elsewhere', 'd', 5));
+      await store.deleteTranscript('test', 'gone');
+      const mine = await store.listTranscriptsOfUser('test', 'user-1');
+      expect(mine.map((t) => t.id)).to.deep.equal(['first', 'proactive']);
+      expect(mine[0].created.getTime()).to.equal(T0 + 10_000);
+      expect((await store.listTranscriptsOfUser('test', 'user-2')).map((t) => t.id)).to.deep.equal(['someone-else']);
+      expect(await store.listTranscriptsOfUser('test', 'nobody')).to.deep.equal([]);
+    });
+
+    it('lists every conversation of a channel at once, oldest first', async () => {
+      for (let i = 24; i >= 0; i--) await store.logActivity(message('test', `conv-${i}`, `m${i}`, i));
+      const all = await store.allTranscripts('test');
+      expect(all.map((t) => t.id)).to.deep.equal(Array.from({ length: 25 }, (_, i) => `conv-${i}`));
+      expect(await store.allTranscripts('other')).to.deep.equal([]);
+    });
+
+    it('starts a deleted conversation afresh when it is logged to again', async () => {
+      await store.logActivity(message('test', 'c1', 'old', 1));
+      await store.deleteTranscript('test', 'c1');
+      await store.logActivity(message('test', 'c1', 'new', 50));
+      expect((await store.getTranscriptActivities('test', 'c1')).items.map((a) => a.id)).to.deep.equal(['new']);
+      const [info] = (await store.listTranscripts('test')).items;
+      expect(info.created.getTime()).to.equal(T0 + 50_000);
+    });
+  });
+}
