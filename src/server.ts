@@ -6,6 +6,7 @@ import restify from 'restify';
 import type { Logger } from './log.js';
 import { applySecurityHeaders } from './security/headers.js';
 import { restifyLog } from './security/restify-log.js';
+import { resolveForwarded } from './security/proxy.js';
 
 /** One readiness check shown in `/healthz`: knowledge loaded, storage writable, ... */
 export interface HealthCheck {
@@ -18,6 +19,8 @@ export interface ServerOptions {
   health?: HealthCheck[];
   /** Largest request body accepted, in bytes (default 256 KiB). */
   maxBodyBytes?: number;
+  /** Reverse-proxy hops whose X-Forwarded-For/-Proto/-Host are believed (Config.trustProxy; default 0). */
+  trustProxy?: number;
 }
 
 /**
@@ -34,7 +37,9 @@ export function createServer(options: ServerOptions): restify.Server {
   // restify's own log goes through ours, messages only (its default dumps requests with their headers).
   const server = restify.createServer({ name: 'switchboard', handleUncaughtExceptions: false, log: restifyLog(options.logger) as never });
   const health = options.health ?? [];
+  const trustProxy = options.trustProxy ?? 0;
   server.pre((req, res, next) => {
+    resolveForwarded(req, trustProxy); // the client's address, protocol and host, for rate limits and stream URLs
     applySecurityHeaders(req, res); // nosniff, Referrer-Policy, no-store on APIs, framing rules (src/security/headers.ts)
     return next();
   });

@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import errors from 'restify-errors';
 import { systemClock, type Clock } from '../clock.js';
+import { requestInfo } from './proxy.js';
 
 /** Size of one limit. */
 export interface RateLimitOptions {
@@ -78,9 +79,9 @@ export class RateLimiter {
   }
 }
 
-/** The key of a request: the peer address (a proxy in front should rate-limit itself or pass its own limiter). */
+/** The key of a request: the client's address, behind `TRUST_PROXY` hops of our own proxies (src/security/proxy.ts). */
 export function clientKey(req: IncomingMessage): string {
-  return req.socket?.remoteAddress ?? 'unknown';
+  return requestInfo(req).address;
 }
 
 /** Accepts a limiter, its options, or `false` (no limit) and gives a limiter or undefined. */
