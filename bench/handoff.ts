@@ -75,7 +75,7 @@ export async function run(): Promise<BenchSection> {
   const controllers: AbortController[] = [];
   const ready: Promise<void>[] = [];
   for (let a = 0; a < AGENTS; a++) {
-    const { token } = sessions.create({ id: `agent-${a}`, name: `Agent ${a}`, teams: [], capacity: 3, createdAt: new Date().toISOString() });
+    const { token } = await sessions.create({ id: `agent-${a}`, name: `Agent ${a}`, teams: [], capacity: 3, createdAt: new Date().toISOString() });
     const controller = new AbortController();
     controllers.push(controller);
     ready.push(

@@ -1,21 +1,22 @@
 /**
- * Agent accounts and sessions. Accounts live in `DATA_DIR/agents.json` (lowdb, atomic writes), each
- * password as a salted scrypt hash; sessions are random opaque tokens kept in memory that expire, so
- * a Direct Line token (or anything else not issued by `login`) never opens the agent API.
+ * Agent accounts: who may sign in to the console. Two backends behind `AgentAccountStore`: a file
+ * (`DATA_DIR/agents.json`, lowdb, atomic writes; `FileAgentAccounts`, also exported as `AgentAccounts`)
+ * and PostgreSQL (`PgAgentAccounts` in pg-agents.ts). Passwords are salted scrypt hashes.
+ *
+ * Every account has a credential stamp that changes whenever its password does (a new salt makes a new
+ * hash); a session remembers the stamp it was opened with, so removing an agent or changing a password
+ * ends their sessions at the next check, whichever process made the change (see sessions.ts).
  */
 import { randomBytes, scrypt as scryptCb, timingSafeEqual, createHash, type ScryptOptions } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
-import { systemClock, type Clock } from '../clock.js';
 
+export { AgentSessions, FileAgentSessions, DEFAULT_SESSION_TTL_MS, type AgentSession, type AgentSessionStore, type SessionCheck } from './sessions.js';
 /** scrypt cost parameters (OWASP's recommended minimum: N=2^17 is slower; 2^15 keeps logins ~50 ms on a small box). */
 export const SCRYPT_PARAMS = { N: 2 ** 15, r: 8, p: 1, keyLength: 64 } as const;
 /** Shortest password `agents add` accepts. */
 export const MIN_PASSWORD_LENGTH = 8;
-/** How long a console session lasts without signing in again. */
-export const DEFAULT_SESSION_TTL_MS = 8 * 60 * 60 * 1000;
 
 function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => scryptCb(password, salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key))));
@@ -49,124 +50,207 @@ export interface AgentAccount {
   capacity: number;
   passwordHash: string;
   createdAt: string;
+  /** When the password was last changed with `agents passwd` (absent: never since `add`). */
+  passwordChangedAt?: string;
 }
 
 /** An account as the API shows it. */
-export type PublicAgent = Omit<AgentAccount, 'passwordHash'>;
+export type PublicAgent = Omit<AgentAccount, 'passwordHash' | 'passwordChangedAt'>;
+
+/** An account and the stamp of its current password, which a session must still match. */
+export interface AgentCredential {
+  agent: PublicAgent;
+  /** Changes with every password change; a removed and re-added agent gets a new one too. */
+  stamp: string;
+}
+
+/** What `add` may set besides the name and password. */
+export interface AddAgentOptions {
+  displayName?: string;
+  teams?: string[];
+  capacity?: number;
+}
 
 /** A problem with an account command, e.g. a duplicate name or a short password. */
 export class AgentAccountError extends Error {
   override name = 'AgentAccountError';
 }
 
+/**
+ * Agent accounts, on files or on PostgreSQL. Names are case-insensitive (stored lower-case).
+ * Removing an account or changing its password ends its sessions: sessions compare `credential(id)`.
+ */
+export interface AgentAccountStore {
+  /** Creates an account; `username` is the sign-in name (letters, digits, `.`, `_`, `-`). */
+  add(username: string, password: string, options?: AddAgentOptions): Promise<PublicAgent>;
+  /** Deletes the account; false when there was none. Its sessions end at their next check. */
+  remove(username: string): Promise<boolean>;
+  /** Sets a new password; false when there is no such agent. Its sessions end at their next check. */
+  setPassword(username: string, password: string): Promise<boolean>;
+  /** The account if the password matches; spends the same time for unknown names. */
+  verify(username: string, password: string): Promise<PublicAgent | undefined>;
+  /** `verify`, with the stamp of the password it matched (for `AgentSessionStore.create`). */
+  authenticate(username: string, password: string): Promise<AgentCredential | undefined>;
+  list(): Promise<PublicAgent[]>;
+  get(id: string): Promise<PublicAgent | undefined>;
+  /** The account as it is now, with its password stamp; undefined once removed. */
+  credential(id: string): Promise<AgentCredential | undefined>;
+  close?(): Promise<void>;
+}
+
+/** The normalised sign-in name, or an `AgentAccountError` naming the command. */
+export function agentId(username: string, command = 'agents add'): string {
+  const id = username.trim().toLowerCase();
+  if (!/^[a-z0-9._-]{1,64}$/.test(id)) throw new AgentAccountError(`${command}: ${JSON.stringify(username)} is not a valid name (letters, digits, ".", "_", "-"; at most 64)`);
+  return id;
+}
+
+/** Refuses a password shorter than `MIN_PASSWORD_LENGTH`. */
+export function checkPasswordLength(password: string, command = 'agents add'): void {
+  if (password.length < MIN_PASSWORD_LENGTH) throw new AgentAccountError(`${command}: the password needs at least ${MIN_PASSWORD_LENGTH} characters`);
+}
+
+/** A file account's stamp: derived from its hash, so files written before stamps existed need no change. */
+export function stampOf(passwordHash: string): string {
+  return createHash('sha256').update(passwordHash).digest('base64url').slice(0, 22);
+}
+
 interface AccountsFile {
   agents: AgentAccount[];
 }
 
-/** The account file; re-read on every sign-in so `npm run agents -- add` works while the server runs. */
-export class AgentAccounts {
-  private constructor(private readonly db: Low<AccountsFile>) {}
+/**
+ * The account file. `npm run agents` writes it from another process while the server runs, so every
+ * read first stats the file (one `stat`, no read when unchanged: lowdb's writes replace the file, so a
+ * change shows as a new inode, size or mtime) and re-reads it when it changed.
+ */
+export class FileAgentAccounts implements AgentAccountStore {
+  private agents: AgentAccount[] = [];
+  private seen = '';
+  /** Changes made by this process, one after another (each re-reads the file first). */
+  private changes: Promise<unknown> = Promise.resolve();
 
-  static async open(dataDir: string): Promise<AgentAccounts> {
+  private constructor(
+    private readonly adapter: JSONFile<AccountsFile>,
+    private readonly file: string,
+  ) {}
+
+  /** Opens `dataDir/agents.json` (created on the first `add`). */
+  static async open(dataDir: string): Promise<FileAgentAccounts> {
     await mkdir(dataDir, { recursive: true });
-    const db = new Low<AccountsFile>(new JSONFile(path.join(dataDir, 'agents.json')), { agents: [] });
-    await db.read();
-    db.data ??= { agents: [] };
-    return new AgentAccounts(db);
+    const file = path.join(dataDir, 'agents.json');
+    const accounts = new FileAgentAccounts(new JSONFile<AccountsFile>(file), file);
+    await accounts.fresh();
+    return accounts;
   }
 
-  /** Creates an account; `name` is the sign-in name (letters, digits, `.`, `_`, `-`). */
-  async add(username: string, password: string, options: { displayName?: string; teams?: string[]; capacity?: number } = {}): Promise<PublicAgent> {
-    const id = username.trim().toLowerCase();
-    if (!/^[a-z0-9._-]{1,64}$/.test(id)) throw new AgentAccountError(`agents add: ${JSON.stringify(username)} is not a valid name (letters, digits, ".", "_", "-"; at most 64)`);
-    if (password.length < MIN_PASSWORD_LENGTH) throw new AgentAccountError(`agents add: the password needs at least ${MIN_PASSWORD_LENGTH} characters`);
-    await this.db.read();
-    if (this.db.data.agents.some((a) => a.id === id)) throw new AgentAccountError(`agents add: an agent named ${id} already exists (remove it first to reset the password)`);
-    const account: AgentAccount = {
-      id,
-      name: options.displayName?.trim() || username.trim(),
-      teams: options.teams ?? [],
-      capacity: options.capacity ?? 3,
-      passwordHash: await hashPassword(password),
-      createdAt: new Date().toISOString(),
+  /** The accounts as the file holds them now. */
+  private async fresh(): Promise<AgentAccount[]> {
+    const key = await this.fileKey();
+    if (key !== this.seen) {
+      const data = key === 'missing' ? null : await this.adapter.read();
+      this.agents = data?.agents ?? [];
+      this.seen = key;
+    }
+    return this.agents;
+  }
+
+  private async fileKey(): Promise<string> {
+    try {
+      const s = await stat(this.file, { bigint: true });
+      return `${s.ino}:${s.size}:${s.mtimeNs}`;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+      throw err;
+    }
+  }
+
+  /** Re-reads the file, changes a copy of its accounts and writes it (so a change by another process is kept). */
+  private change<T>(fn: (agents: AgentAccount[]) => T): Promise<T> {
+    const run = async () => {
+      this.seen = '';
+      const agents = structuredClone(await this.fresh());
+      const result = fn(agents);
+      await this.adapter.write({ agents });
+      this.agents = agents;
+      this.seen = await this.fileKey();
+      return result;
     };
-    this.db.data.agents.push(account);
-    await this.db.write();
-    return publicAgent(account);
+    const next = this.changes.then(run, run);
+    this.changes = next.catch(() => undefined);
+    return next;
+  }
+
+  async add(username: string, password: string, options: AddAgentOptions = {}): Promise<PublicAgent> {
+    const id = agentId(username);
+    checkPasswordLength(password);
+    const passwordHash = await hashPassword(password);
+    return this.change((agents) => {
+      if (agents.some((a) => a.id === id)) throw new AgentAccountError(`agents add: an agent named ${id} already exists (change the password with agents passwd ${id})`);
+      const account: AgentAccount = {
+        id,
+        name: options.displayName?.trim() || username.trim(),
+        teams: options.teams ?? [],
+        capacity: options.capacity ?? 3,
+        passwordHash,
+        createdAt: new Date().toISOString(),
+      };
+      agents.push(account);
+      return publicAgent(account);
+    });
   }
 
   async remove(username: string): Promise<boolean> {
-    await this.db.read();
-    const before = this.db.data.agents.length;
-    this.db.data.agents = this.db.data.agents.filter((a) => a.id !== username.trim().toLowerCase());
-    await this.db.write();
-    return this.db.data.agents.length < before;
+    const id = username.trim().toLowerCase();
+    return this.change((agents) => {
+      const i = agents.findIndex((a) => a.id === id);
+      if (i >= 0) agents.splice(i, 1);
+      return i >= 0;
+    });
   }
 
-  /** The account if the password matches; spends the same time for unknown names. */
+  async setPassword(username: string, password: string): Promise<boolean> {
+    checkPasswordLength(password, 'agents passwd');
+    const id = username.trim().toLowerCase();
+    const passwordHash = await hashPassword(password);
+    return this.change((agents) => {
+      const account = agents.find((a) => a.id === id);
+      if (account) Object.assign(account, { passwordHash, passwordChangedAt: new Date().toISOString() });
+      return !!account;
+    });
+  }
+
   async verify(username: string, password: string): Promise<PublicAgent | undefined> {
-    await this.db.read();
-    const account = this.db.data.agents.find((a) => a.id === username.trim().toLowerCase());
+    return (await this.authenticate(username, password))?.agent;
+  }
+
+  async authenticate(username: string, password: string): Promise<AgentCredential | undefined> {
+    const account = (await this.fresh()).find((a) => a.id === username.trim().toLowerCase());
     const ok = await verifyPassword(password, account?.passwordHash ?? DUMMY_HASH);
-    return ok && account ? publicAgent(account) : undefined;
+    return ok && account ? { agent: publicAgent(account), stamp: stampOf(account.passwordHash) } : undefined;
   }
 
-  list(): PublicAgent[] {
-    return this.db.data.agents.map(publicAgent);
+  async list(): Promise<PublicAgent[]> {
+    return (await this.fresh()).map(publicAgent);
   }
 
-  get(id: string): PublicAgent | undefined {
-    const a = this.db.data.agents.find((x) => x.id === id.trim().toLowerCase());
-    return a && publicAgent(a);
+  async get(id: string): Promise<PublicAgent | undefined> {
+    return (await this.credential(id))?.agent;
+  }
+
+  async credential(id: string): Promise<AgentCredential | undefined> {
+    const a = (await this.fresh()).find((x) => x.id === id.trim().toLowerCase());
+    return a && { agent: publicAgent(a), stamp: stampOf(a.passwordHash) };
   }
 }
 
-const DUMMY_HASH = `scrypt$${SCRYPT_PARAMS.N}$8$1$${Buffer.alloc(16).toString('base64url')}$${Buffer.alloc(64).toString('base64url')}`;
+/** The file backend under its first name (`AgentAccounts.open(dataDir)`), kept for existing callers. */
+export { FileAgentAccounts as AgentAccounts };
 
-function publicAgent({ passwordHash: _h, ...rest }: AgentAccount): PublicAgent {
+/** Compared against for unknown names, so a wrong name costs as long as a wrong password. */
+export const DUMMY_HASH = `scrypt$${SCRYPT_PARAMS.N}$8$1$${Buffer.alloc(16).toString('base64url')}$${Buffer.alloc(64).toString('base64url')}`;
+
+/** The account without its password fields, as the API shows it. */
+export function publicAgent({ passwordHash: _h, passwordChangedAt: _c, ...rest }: AgentAccount): PublicAgent {
   return rest;
-}
-
-/** A signed-in console. */
-export interface AgentSession {
-  agent: PublicAgent;
-  expiresAt: Date;
-}
-
-/** Why a token was refused, for the 401 message. */
-export type SessionCheck = { ok: true; session: AgentSession } | { ok: false; reason: 'unknown' | 'expired' };
-
-/** Opaque tokens (`sbagent_...`) stored by their SHA-256, valid for `ttlMs` after sign-in. */
-export class AgentSessions {
-  private readonly sessions = new Map<string, AgentSession>();
-  constructor(
-    private readonly ttlMs: number = DEFAULT_SESSION_TTL_MS,
-    private readonly clock: Clock = systemClock,
-  ) {}
-
-  create(agent: PublicAgent): { token: string; expiresAt: Date } {
-    const token = `sbagent_${randomBytes(32).toString('base64url')}`;
-    const expiresAt = new Date(this.clock.now().getTime() + this.ttlMs);
-    this.sessions.set(digest(token), { agent, expiresAt });
-    return { token, expiresAt };
-  }
-
-  check(token: string): SessionCheck {
-    const key = digest(token);
-    const session = this.sessions.get(key);
-    if (!session) return { ok: false, reason: 'unknown' };
-    if (session.expiresAt.getTime() <= this.clock.now().getTime()) {
-      this.sessions.delete(key);
-      return { ok: false, reason: 'expired' };
-    }
-    return { ok: true, session };
-  }
-
-  revoke(token: string): void {
-    this.sessions.delete(digest(token));
-  }
-}
-
-function digest(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }

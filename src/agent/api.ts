@@ -7,7 +7,8 @@
  * `GET /api/agent/knowledge/search?q=` (the reply box); the event stream also sends `knowledge` events.
  *
  * @example
- *   mountAgentApi(server, { hub, accounts: await AgentAccounts.open(config.dataDir), knowledge, insights, logger });
+ *   const { accounts, sessions } = await openAgentDirectory({ dataDir: config.dataDir, db });
+ *   mountAgentApi(server, { hub, accounts, sessions, knowledge, insights, logger });
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -27,7 +28,9 @@ import { ConflictError, ConversationNotFoundError, type ConversationRecord } fro
 import { AGENT_CONSOLE_CSP } from '../security/headers.js';
 import { MAX_JSON_DEPTH, jsonTooDeep } from '../security/json-depth.js';
 import { DEFAULT_RATE_LIMITS, clientKey, makeLimiter, type RateLimiter, type RateLimitOptions } from '../security/rate-limit.js';
-import { AgentSessions, DEFAULT_SESSION_TTL_MS, type AgentAccounts, type AgentSession, type PublicAgent } from './accounts.js';
+import { isUnavailable } from '../storage/postgres/database.js';
+import type { AgentAccountStore, PublicAgent } from './accounts.js';
+import { AgentSessions, DEFAULT_SESSION_TTL_MS, SessionRefusedError, type AgentSession, type AgentSessionStore, type SessionEnd } from './sessions.js';
 
 /** Largest JSON body the agent API reads. */
 export const MAX_AGENT_BODY_BYTES = 64 * 1024;
@@ -38,6 +41,8 @@ export const LOGIN_LOCK_MS = 5 * 60 * 1000;
 export const MAX_LISTED = 200;
 /** SSE keep-alive comment interval (proxies close idle streams). */
 export const SSE_KEEPALIVE_MS = 15_000;
+/** How often an open event stream re-checks its session, so a removed agent or a changed password ends it. */
+export const SSE_SESSION_RECHECK_MS = 5_000;
 /** Problems of a rejected knowledge reload the console is sent (the count says how many there are in all). */
 export const MAX_KNOWLEDGE_PROBLEMS = 50;
 
@@ -48,7 +53,7 @@ const isWatched = (k: KnowledgeSearcher | undefined): k is WatchedKnowledge => t
 
 export interface AgentApiOptions {
   hub: HandoffHub;
-  accounts: AgentAccounts;
+  accounts: AgentAccountStore;
   /**
    * For the reply box's search over knowledge answers. A `KnowledgeBase` also gives the console its
    * knowledge view: the state of the folder, and a live banner when an edit is rejected.
@@ -56,13 +61,24 @@ export interface AgentApiOptions {
   knowledge?: KnowledgeSearcher | WatchedKnowledge;
   /** The bot's records (`InsightsStore`): the knowledge view lists what customers asked that the knowledge did not answer. */
   insights?: InsightsReader;
-  sessions?: AgentSessions;
+  /** Where sessions live (`openAgentDirectory`); default: in memory, checked against `accounts`, lost on restart. */
+  sessions?: AgentSessionStore;
   sessionTtlMs?: number;
+  /** How often an open event stream re-checks its session (default `SSE_SESSION_RECHECK_MS`). */
+  sessionRecheckMs?: number;
   clock?: Clock;
   logger?: Logger;
   /** Per-address limit on `POST /api/agent/login` (default `DEFAULT_RATE_LIMITS.login`); `false`: none. */
   loginRateLimit?: RateLimiter | RateLimitOptions | false;
 }
+
+/** The 401 message for each way a session ends (the response also carries the `reason`). */
+const SESSION_ENDED: Record<SessionEnd, string> = {
+  unknown: 'agent API: unknown token (signed out, or never issued); sign in with POST /api/agent/login',
+  expired: 'agent API: the session has expired; sign in again',
+  removed: 'agent API: the session has ended because this agent account was removed; ask an administrator (npm run agents -- add)',
+  'password-changed': 'agent API: the session has ended because the password was changed; sign in again with the new password',
+};
 
 /** An HTTP error with a JSON body. */
 class HttpError extends Error {
@@ -122,6 +138,7 @@ function toHttp(err: unknown): HttpError {
   if (err instanceof ConflictError) return new HttpError(409, 'Conflict', err.message, err.holder ? { holder: err.holder } : {});
   if (err instanceof ConversationNotFoundError) return new HttpError(404, 'NotFound', err.message);
   if (err instanceof ChannelUnavailableError) return new HttpError(503, 'ChannelUnavailable', err.message);
+  if (isUnavailable(err)) return new HttpError(503, 'DatabaseUnavailable', 'agent API: the database is unavailable; try again in a moment');
   if (e?.name === 'ReplyWindowClosedError') {
     // adapters/shared/errors.ts; matched by name so the agent API does not depend on the Meta adapters.
     const closedAt = (e as { closedAt?: Date }).closedAt;
@@ -142,7 +159,7 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
   const { hub, accounts, knowledge, insights } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
-  const sessions = options.sessions ?? new AgentSessions(options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS, clock);
+  const sessions = options.sessions ?? new AgentSessions({ ttlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS, clock, accounts });
   const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
 
   async function view(r: ConversationRecord, queue?: ConversationRecord[]): Promise<ConversationView> {
@@ -157,14 +174,16 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
     };
   }
 
-  function bearer(req: Request): AgentSession {
+  const bearerToken = (req: Request): string => {
     const header = req.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    return header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+  };
+
+  async function bearer(req: Request): Promise<AgentSession> {
+    const token = bearerToken(req);
     if (!token) throw new HttpError(401, 'Unauthorized', 'agent API: missing Authorization: Bearer <token>; sign in with POST /api/agent/login');
-    const check = sessions.check(token);
-    if (!check.ok) {
-      throw new HttpError(401, 'Unauthorized', check.reason === 'expired' ? 'agent API: the session has expired; sign in again' : 'agent API: unknown token; sign in with POST /api/agent/login');
-    }
+    const check = await sessions.check(token);
+    if (!check.ok) throw new HttpError(401, 'Unauthorized', SESSION_ENDED[check.reason], { reason: check.reason });
     return check.session;
   }
 
@@ -174,7 +193,7 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
   function route(handler: (req: Request, res: Response, session: AgentSession) => Promise<[number, unknown]>, isPublic = false) {
     return async (req: Request, res: Response) => {
       try {
-        const session = isPublic ? (undefined as unknown as AgentSession) : bearer(req);
+        const session = isPublic ? (undefined as unknown as AgentSession) : await bearer(req);
         const [status, body] = await handler(req, res, session);
         res.json(status, body);
       } catch (err) {
@@ -203,15 +222,18 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
       if (failed && failed.lockedUntil > clock.now().getTime()) {
         throw new HttpError(429, 'TooManyRequests', `agent API: too many failed sign-ins for ${key}; try again in a few minutes`);
       }
-      const agent = await accounts.verify(body.username, body.password);
-      if (!agent) {
+      const verified = await accounts.authenticate(body.username, body.password);
+      if (!verified) {
         const count = (failed?.count ?? 0) + 1;
         failedLogins.set(key, { count: count >= MAX_FAILED_LOGINS ? 0 : count, lockedUntil: count >= MAX_FAILED_LOGINS ? clock.now().getTime() + LOGIN_LOCK_MS : 0 });
         if (failedLogins.size > 10_000) failedLogins.delete(failedLogins.keys().next().value!); // bounded memory
         throw new HttpError(401, 'Unauthorized', 'agent API: wrong name or password');
       }
       failedLogins.delete(key);
-      const { token, expiresAt } = sessions.create(agent);
+      const agent = verified.agent;
+      const { token, expiresAt } = await sessions.create(agent, verified.stamp).catch((err: unknown) => {
+        throw err instanceof SessionRefusedError ? new HttpError(401, 'Unauthorized', 'agent API: the account changed while signing in; sign in again') : err;
+      });
       logger.info('agent signed in', { agentId: agent.id });
       return [200, { token, expiresAt: expiresAt.toISOString(), agent }];
     }, true),
@@ -220,7 +242,7 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
   server.post(
     '/api/agent/logout',
     route(async (req) => {
-      sessions.revoke((req.headers.authorization ?? '').slice(7).trim());
+      await sessions.revoke(bearerToken(req));
       return [200, { ok: true }];
     }),
   );
@@ -231,7 +253,7 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
     '/api/agent/agents',
     route(async () => {
       const online = new Set(hub.onlineAgents());
-      return [200, { agents: accounts.list().map((a) => ({ ...a, online: online.has(a.id) })) }];
+      return [200, { agents: (await accounts.list()).map((a) => ({ ...a, online: online.has(a.id) })) }];
     }),
   );
 
@@ -294,7 +316,7 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
       const body = parse(transferBody, await readJson(req), 'transfer');
       let target: AgentRef | undefined;
       if (body.agentId) {
-        const account = accounts.get(body.agentId);
+        const account = await accounts.get(body.agentId);
         if (!account) throw new HttpError(404, 'NotFound', `agent API transfer: no agent ${JSON.stringify(body.agentId)}; see GET /api/agent/agents`);
         target = agentRef(account);
       }
@@ -362,15 +384,23 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
     knowledge.on('rejected', push('rejected'));
   }
 
-  server.get('/api/agent/events', (req: Request, res: Response, next: (err?: unknown) => void) => {
-    let session: AgentSession;
-    try {
-      session = bearer(req);
-    } catch (err) {
-      const h = toHttp(err);
-      res.json(h.status, { code: h.code, message: h.message });
-      return next(false);
-    }
+  // The session is checked first (asynchronously), then the stream handler runs with it.
+  const streamSessions = new WeakMap<Request, AgentSession>();
+  const authenticateStream = (req: Request, res: Response, next: (err?: unknown) => void) => {
+    bearer(req).then(
+      (session) => {
+        streamSessions.set(req, session);
+        next();
+      },
+      (err) => {
+        const h = toHttp(err);
+        res.json(h.status, { code: h.code, message: h.message, ...h.extra });
+        next(false);
+      },
+    );
+  };
+  server.get('/api/agent/events', authenticateStream, (req: Request, res: Response, next: (err?: unknown) => void) => {
+    const session = streamSessions.get(req)!;
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -390,6 +420,15 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
     const release = hub.agentConnected(session.agent.id);
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), SSE_KEEPALIVE_MS);
     const expiry = setTimeout(() => res.end(), Math.max(0, session.expiresAt.getTime() - clock.now().getTime()));
+    // A removal or password change (by `npm run agents`, another instance) ends the stream at the next re-check;
+    // the console's reconnect then gets the 401 that says why.
+    const token = bearerToken(req);
+    const recheck = setInterval(() => {
+      sessions.check(token).then(
+        (c) => !c.ok && res.end(),
+        (err) => logger.warn('SSE session re-check failed', { error: (err as Error).message }),
+      );
+    }, options.sessionRecheckMs ?? SSE_SESSION_RECHECK_MS);
     let stopped = false;
     const stop = () => {
       if (stopped) return;
@@ -397,6 +436,7 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
       next(false); // the stream is over; restify's chain ends here
       clearInterval(keepAlive);
       clearTimeout(expiry);
+      clearInterval(recheck);
       unsubscribe();
       knowledgeStreams.delete(send);
       release();

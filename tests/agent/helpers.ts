@@ -6,8 +6,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TurnContext } from 'botbuilder';
 import type { Page } from 'playwright-core';
-import { AgentAccounts, AgentSessions } from '../../src/agent/accounts.js';
+import type { AgentAccountStore, AgentSessionStore } from '../../src/agent/accounts.js';
 import { mountAgentApi, type AgentApiOptions } from '../../src/agent/api.js';
+import { openAgentDirectory, type AgentDirectory } from '../../src/agent/directory.js';
+import type { Database } from '../../src/storage/postgres/database.js';
 import { createServer } from '../../src/server.js';
 import { silentLogger } from '../../src/log.js';
 import { HANDOFF_REQUESTER, type HandoffRequester } from '../../src/handoff/types.js';
@@ -16,8 +18,8 @@ import { createFixture, fakeKnowledge, type Fixture } from '../handoff/helpers.j
 
 export interface ApiFixture extends Fixture {
   url: string;
-  accounts: AgentAccounts;
-  sessions: AgentSessions;
+  accounts: AgentAccountStore;
+  sessions: AgentSessionStore;
   /** Signs in and returns the token. */
   login(username: string, password?: string): Promise<string>;
   /** fetch with JSON body and optional token; returns status and parsed body. */
@@ -29,20 +31,21 @@ export interface ApiFixture extends Fixture {
 
 export const PASSWORD = 'correct horse';
 
-/**
- * `knowledge` replaces the fake searcher (a `KnowledgeBase` on a temp folder gives the console its
- * knowledge view); `insights` gives it the gaps.
- */
-export async function createApiFixture(
-  agents: string[] = ['ada', 'bob'],
-  options: { hours?: string } & Pick<AgentApiOptions, 'knowledge' | 'insights'> = {},
-): Promise<ApiFixture> {
-  const f = await createFixture(options);
-  const accounts = await AgentAccounts.open(f.dir);
-  for (const name of agents) await accounts.add(name, PASSWORD, { displayName: name[0]!.toUpperCase() + name.slice(1), capacity: 5 });
-  const sessions = new AgentSessions(60 * 60 * 1000, f.clock);
+/** How long the fixture's sessions last (its clock moves only when a test says so). */
+export const SESSION_TTL_MS = 60 * 60 * 1000;
+
+/** An agent API on a random port: its URL, a JSON `call`, `login`, and `close`. */
+export interface AgentApiServer {
+  url: string;
+  call: ApiFixture['call'];
+  login: ApiFixture['login'];
+  close(): Promise<void>;
+}
+
+/** Mounts the agent API over `directory` on a new server (a second instance, or the same one after a restart). */
+export async function startAgentApi(options: Pick<AgentApiOptions, 'hub' | 'clock' | 'knowledge' | 'insights' | 'sessionRecheckMs'> & AgentDirectory): Promise<AgentApiServer> {
   const server = createServer({ logger: silentLogger });
-  mountAgentApi(server, { hub: f.hub, accounts, sessions, knowledge: options.knowledge ?? fakeKnowledge, insights: options.insights, clock: f.clock, logger: silentLogger });
+  mountAgentApi(server, { ...options, knowledge: options.knowledge ?? fakeKnowledge, logger: silentLogger });
   const http = await listen(server);
   const call: ApiFixture['call'] = async (method, path, token, body) => {
     const res = await fetch(http.url + path, {
@@ -54,16 +57,41 @@ export async function createApiFixture(
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };
   return {
-    ...f,
     url: http.url,
-    accounts,
-    sessions,
     call,
     async login(username, password = PASSWORD) {
       const r = await call('POST', '/api/agent/login', undefined, { username, password });
       if (r.status !== 200) throw new Error(`login ${username}: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.token as string;
     },
+    close: async () => {
+      await http.close();
+      await options.sessions.close?.();
+    },
+  };
+}
+
+/**
+ * `knowledge` replaces the fake searcher (a `KnowledgeBase` on a temp folder gives the console its
+ * knowledge view); `insights` gives it the gaps. Accounts and sessions are those the server opens
+ * (`openAgentDirectory`): files in the fixture's folder, or PostgreSQL with `db`.
+ */
+export async function createApiFixture(
+  agents: string[] = ['ada', 'bob'],
+  options: { hours?: string; db?: Database } & Pick<AgentApiOptions, 'knowledge' | 'insights' | 'sessionRecheckMs'> = {},
+): Promise<ApiFixture> {
+  const f = await createFixture(options);
+  const { accounts, sessions } = await openAgentDirectory({ dataDir: f.dir, db: options.db, sessionTtlMs: SESSION_TTL_MS, clock: f.clock });
+  for (const name of agents) await accounts.add(name, PASSWORD, { displayName: name[0]!.toUpperCase() + name.slice(1), capacity: 5 });
+  const api = await startAgentApi({ hub: f.hub, accounts, sessions, knowledge: options.knowledge, insights: options.insights, clock: f.clock, sessionRecheckMs: options.sessionRecheckMs });
+  const { call, login } = api;
+  return {
+    ...f,
+    url: api.url,
+    accounts,
+    sessions,
+    call,
+    login,
     customer(conversationId, userId = `user-${conversationId}`) {
       return f.adapter(async (context: TurnContext) => {
         if (context.activity.type !== 'message') return;
@@ -73,7 +101,7 @@ export async function createApiFixture(
       }, conversationId, userId);
     },
     async stop() {
-      await http.close();
+      await api.close();
       await f.close();
     },
   };
