@@ -28,7 +28,7 @@ import { WebChatAdapter, loadOrCreateDirectLineSecret } from '../adapters/webcha
 import { MessengerAdapter } from '../adapters/messenger/index.js';
 import { WhatsAppAdapter } from '../adapters/whatsapp/index.js';
 import type { FetchLike, RetryOptions } from '../adapters/shared/graph-client.js';
-import type { MountableAdapter } from '../adapters/shared/channel.js';
+import type { MountableAdapter } from './engine/channel.js';
 
 export interface AppOptions {
   config: Config;
@@ -70,11 +70,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const knowledge = await KnowledgeBase.open(config.knowledgeDir, { clock, logger: logger.child('knowledge'), watch: options.watchKnowledge ?? true });
 
   const adapters: Record<string, ChannelAdapter & MountableAdapter> = {};
+  // A message is finished only once its turn's transcript is on disk (else it runs again after a restart).
+  const settle = (a: Partial<Activity>) => transcripts.whenWritten(a.channelId ?? '', a.conversation?.id ?? '');
   const webchat = new WebChatAdapter({
     secret: await loadOrCreateDirectLineSecret(config.dataDir, config.directLineSecret),
     dataDir: config.dataDir,
     clock,
     logger: logger.child('webchat'),
+    settle,
   });
   adapters[webchat.channelId] = webchat;
   const meta = {
@@ -84,8 +87,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     fetch: options.fetch,
     sleep: options.sleep,
     retry: options.retry,
-    // A message is finished only once its turn's transcript is on disk (else it runs again after a restart).
-    settle: (a: Partial<Activity>) => transcripts.whenWritten(a.channelId ?? '', a.conversation?.id ?? ''),
+    settle,
     unsupportedText: t('en', 'unsupportedMessage'),
   };
   if (config.messenger) {

@@ -20,7 +20,7 @@ export const MESSENGER_HUMAN_AGENT_WINDOW_MS = 7 * 24 * 3600 * 1000;
 /** Send API error for a message outside the allowed window (code 10, subcode 2018278). */
 export const MESSENGER_WINDOW_ERROR = { code: 10, subcode: 2018278 } as const;
 
-/** Constructor options: `Config.messenger` plus the shared ones (graphApiUrl, dataDir, clock, logger, ...). */
+/** Constructor options: `Config.messenger` plus the shared ones (graphApiUrl, dataDir or journal, clock, logger, ...). */
 export interface MessengerAdapterOptions extends MetaAdapterOptions {
   messenger: MessengerConfig;
   /** Look up the customer's name with the User Profile API (default true). */
@@ -36,7 +36,7 @@ export class MessengerAdapter extends MetaChannelAdapter {
   private readonly profileMisses = new Set<string>();
 
   constructor(options: MessengerAdapterOptions) {
-    super(options, { appSecret: options.messenger.appSecret, verifyToken: options.messenger.verifyToken });
+    super(options, { appSecret: options.messenger.appSecret, verifyToken: options.messenger.verifyToken }, 'messenger');
     this.graph = this.makeGraphClient(options.messenger.pageAccessToken, 'query');
     this.fetchProfiles = options.fetchProfiles ?? true;
   }
@@ -48,7 +48,7 @@ export class MessengerAdapter extends MetaChannelAdapter {
   protected override async enrich(activity: Partial<Activity>): Promise<void> {
     const psid = activity.from?.id;
     if (!psid) return;
-    let name = this.journal.profileName(psid);
+    let name = await this.journal.profileName(psid);
     if (!name && this.fetchProfiles && !this.profileMisses.has(psid)) {
       // https://developers.facebook.com/docs/messenger-platform/identity/user-profile
       try {
@@ -73,11 +73,11 @@ export class MessengerAdapter extends MetaChannelAdapter {
   }
 
   protected async sendTyping(conversationId: string): Promise<void> {
-    if (this.windowMode(conversationId, {}).mode !== 'standard') return;
+    if ((await this.windowMode(conversationId, {})).mode !== 'standard') return;
     await this.graph.post('/me/messages', { recipient: { id: conversationId }, sender_action: 'typing_on' }, { maxAttempts: 1 });
   }
 
-  protected async deliver(conversationId: string, activity: Partial<Activity>, mode: WindowMode): Promise<string[]> {
+  protected async postMessage(conversationId: string, activity: Partial<Activity>, mode: WindowMode): Promise<string[]> {
     const ids: string[] = [];
     for (const message of renderMessenger(activity)) {
       const body =

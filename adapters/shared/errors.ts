@@ -67,10 +67,5 @@ export class GraphUnavailableError extends Error {
   }
 }
 
-/** The durable inbox could not store an accepted message; the webhook answers 503 so Meta retries. */
-export class InboxStorageError extends Error {
-  override name = 'InboxStorageError';
-  constructor(readonly file: string, cause: unknown) {
-    super(`inbox: could not write ${file} (${(cause as Error)?.message ?? String(cause)}) — check that DATA_DIR is writable and has space`);
-  }
-}
+/** Defined by the turn engine (its file backend throws it); re-exported for code that imports it from here. */
+export { InboxStorageError } from '../../src/engine/errors.js';

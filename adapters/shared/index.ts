@@ -4,4 +4,4 @@ export * from './errors.js';
 export * from './verify.js';
 export * from './text.js';
 export * from './graph-client.js';
-export type { InboxItem, MessageStatus, SendFailure } from './journal.js';
+export type { InboxItem, MessageStatus, SendFailure } from '../../src/engine/inbox.js';

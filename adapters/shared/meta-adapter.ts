@@ -1,53 +1,43 @@
 /**
- * The base of the Messenger and WhatsApp adapters: every step the two Meta channels share.
+ * The Meta base of the Messenger and WhatsApp adapters, on the shared turn engine
+ * (`src/engine/turn-engine.ts`), which owns the inbox, the order per conversation, the crash replay
+ * and proactive turns. What stays here is what the two Meta channels share and no other channel has:
  *
  *   POST /webhooks/<channel> → verify (X-Hub-Signature-256 over the raw bytes) → parse (zod)
- *     → store each new message in the durable inbox (dedupe by mid/wamid, survives restarts)
- *     → answer 200 → run the bot per conversation, in order, in the background
- *   bot reply → sendActivities → reply-window check → platform rendering (subclass) → Graph API with retries
- *     → a final failure is recorded against the conversation and emitted as `sendFailed`, never dropped.
+ *     → engine: accept (stored, dedupe by mid/wamid) → answer 200 → the turn runs in the background
+ *   bot reply → engine → `deliver`: reply-window check → platform rendering (subclass) → Graph API with
+ *     retries → a final failure is recorded against the conversation and emitted as `sendFailed`.
+ *   statuses (deliveries, reads, failures) → the channel's `DeliveryLog`.
  *
  * Subclasses supply only the mapping (payload → activities, activity → Graph requests) and the
  * platform's window rules, in keeping with "an adapter is a mapper plus one side effect".
  */
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import type { Server, Request, Response } from 'restify';
-import {
-  ActivityEventNames,
-  ActivityTypes,
-  BotAdapter,
-  TurnContext,
-  type Activity,
-  type ConversationReference,
-  type ResourceResponse,
-} from 'botbuilder';
-import { agentMarkOf, handleAdapterOnlyActivity, type BotLogic, type MountableAdapter, type ReplyWindow } from './channel.js';
-import type { Clock } from '../../src/clock.js';
+import { ActivityTypes, TurnContext, type Activity, type ConversationReference } from 'botbuilder';
+import { agentMarkOf, type BotLogic, type ReplyWindow } from '../../src/engine/channel.js';
+import { TurnEngineAdapter, summarizeActivity, type TurnEngineOptions } from '../../src/engine/turn-engine.js';
+import { FileChannelJournal } from '../../src/engine/file-journal.js';
+import type { ChannelJournal, InboxItem, MessageStatus, SendFailure } from '../../src/engine/inbox.js';
 import { systemClock } from '../../src/clock.js';
-import type { Logger } from '../../src/log.js';
-import { silentLogger } from '../../src/log.js';
-import { ChannelJournal, type InboxItem, type MessageStatus, type SendFailure } from './journal.js';
 import { GraphClient, type FetchLike, type RetryOptions } from './graph-client.js';
 import { GraphApiError, GraphUnavailableError, InboxStorageError, ReplyWindowClosedError } from './errors.js';
 import { verifyHandshake, verifySignature } from './verify.js';
 
-export type { SendFailure, MessageStatus } from './journal.js';
+export type { SendFailure, MessageStatus } from '../../src/engine/inbox.js';
 
-/** Options every Meta adapter takes besides its own channel settings. */
-export interface MetaAdapterOptions {
+/** Options every Meta adapter takes besides its own channel settings (the engine's included). */
+export interface MetaAdapterOptions extends TurnEngineOptions {
   /** Config.graphApiUrl: Meta's Graph API base with version (tests point it at a local fake). */
   graphApiUrl: string;
-  /** Config.dataDir: the channel keeps `<dataDir>/<channelId>/journal.jsonl`. */
-  dataDir: string;
-  clock?: Clock;
-  logger?: Logger;
+  /** Config.dataDir: without `journal`, the channel keeps `<dataDir>/<channelId>/journal.jsonl`. */
+  dataDir?: string;
+  /** The channel's inbox and delivery log (e.g. PostgreSQL's); default a `FileChannelJournal` under `dataDir/<channelId>`. */
+  journal?: ChannelJournal;
   /** Node's fetch by default; tests and benchmarks may inject another. */
   fetch?: FetchLike;
-  /** Used for backoff waits and `delay` activities; tests inject one that does not wait. */
-  sleep?: (ms: number) => Promise<void>;
   /** Jitter source for backoff, in [0, 1). */
   random?: () => number;
   retry?: RetryOptions;
@@ -60,12 +50,6 @@ export interface MetaAdapterOptions {
   markAsRead?: boolean;
   /** Largest webhook body accepted (default 1 MiB). */
   maxBodyBytes?: number;
-  /**
-   * Awaited after a turn and before its message is marked done, e.g. until the transcript of the turn
-   * is on disk (`LowdbTranscriptStore.whenWritten`). If it rejects, the message stays pending and is
-   * run again at the next start, so nothing acknowledged is lost to a crash or a full disk.
-   */
-  settle?: (activity: Partial<Activity>) => Promise<void>;
 }
 
 /** Default reply to media, locations and stickers. */
@@ -113,60 +97,39 @@ export function isUnsupportedActivity(activity: Partial<Activity>): boolean {
   return activity.channelData?.[UNSUPPORTED_FLAG] === true;
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-/** turnState key: the inbound message a turn runs for, and how many message activities it has sent. */
-const TURN_KEY = Symbol('switchboard.meta.turn');
-interface TurnMark {
-  inbound: string;
-  sent: number;
-  /** Earlier sends of this turn (before a crash) already matched to a re-run reply. */
-  claimed: Set<number>;
-  /** Earlier sends being logged without a send (see `process`), in order. */
-  relog?: number[];
-  /** How many sends of this turn the journal held when it started: those are from a run cut short by a crash. */
-  before: number;
-}
 
-/** A stable hash of what a message activity says, to recognise it when a turn is re-run. */
-function contentHash(a: Partial<Activity>): string {
-  return createHash('sha256')
-    .update(JSON.stringify([a.text ?? '', a.suggestedActions ?? null, a.attachments?.length ? a.attachments : null]))
-    .digest('base64url')
-    .slice(0, 16);
+/** A Meta channel's journal: the one passed in, or the file under `dataDir/<channel>`. */
+function journalOf(options: MetaAdapterOptions, channelId: string): ChannelJournal {
+  if (options.journal) return options.journal;
+  if (!options.dataDir) throw new TypeError(`${channelId}: pass \`journal\` or \`dataDir\` (where the channel's inbox is kept)`);
+  const clock = options.clock ?? systemClock;
+  return new FileChannelJournal(join(options.dataDir, channelId), () => clock.now().getTime());
 }
 
 /**
  * A botbuilder `BotAdapter` for a Meta webhook channel. Emits `sendFailed` (SendFailure) and
  * `status` (StatusEvent) on `events`.
  */
-export abstract class MetaChannelAdapter extends BotAdapter implements MountableAdapter {
-  abstract readonly channelId: string;
+export abstract class MetaChannelAdapter extends TurnEngineAdapter {
   /** Fired with `sendFailed` (a SendFailure) and `status` (a StatusEvent). */
   readonly events = new EventEmitter();
-  protected readonly clock: Clock;
-  protected readonly logger: Logger;
-  protected readonly sleep: (ms: number) => Promise<void>;
   protected readonly unsupportedText: string;
   protected readonly markAsRead: boolean;
   protected graph!: GraphClient;
-  protected journal!: ChannelJournal;
+  /** The channel's inbox and delivery log (the engine's `inbox`). */
+  protected readonly journal: ChannelJournal;
   private readonly maxBodyBytes: number;
-  private opening?: Promise<void>;
-  private logic?: BotLogic;
-  private readonly chains = new Map<string, Promise<void>>();
-  private inFlight = 0;
-  private idleWaiters: (() => void)[] = [];
   /** Last inbound message id per conversation (for WhatsApp's read receipt / typing indicator). */
   protected readonly lastInbound = new Map<string, string>();
 
   protected constructor(
     protected readonly base: MetaAdapterOptions,
     private readonly secrets: { appSecret: string; verifyToken: string },
+    channelId: string,
   ) {
-    super();
-    this.clock = base.clock ?? systemClock;
-    this.logger = base.logger ?? silentLogger;
-    this.sleep = base.sleep ?? defaultSleep;
+    const journal = journalOf(base, channelId);
+    super(journal, base);
+    this.journal = journal;
     this.unsupportedText = base.unsupportedText ?? DEFAULT_UNSUPPORTED_TEXT;
     this.markAsRead = base.markAsRead ?? true;
     this.maxBodyBytes = base.maxBodyBytes ?? 1024 * 1024;
@@ -190,25 +153,6 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
   /** The webhook path: `/webhooks/messenger`, `/webhooks/whatsapp`. */
   get path(): string {
     return `/webhooks/${this.channelId}`;
-  }
-
-  // ---------------------------------------------------------------- lifecycle
-
-  /**
-   * Opens the journal and resumes messages accepted before a restart but not yet processed.
-   * `mount` calls it; call it yourself to wait until the adapter is ready.
-   */
-  start(logic?: BotLogic): Promise<void> {
-    if (logic) this.logic = logic;
-    if (!this.opening) {
-      this.journal = new ChannelJournal(join(this.base.dataDir, this.channelId), () => this.clock.now().getTime());
-      this.opening = this.journal.open().then(() => {
-        const pending = this.journal.pendingItems();
-        if (pending.length) this.logger.info('resuming accepted messages after a restart', { channel: this.channelId, count: pending.length });
-        for (const item of pending) this.schedule(item);
-      });
-    }
-    return this.opening;
   }
 
   /** Adds `GET` (handshake) and `POST` (events) at `/webhooks/<channel>`; runs `logic` for each message. */
@@ -235,20 +179,6 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
     });
   }
 
-  /** Waits until every accepted message has been processed (tests, benchmarks, shutdown). */
-  whenIdle(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
-  }
-
-  /** Finishes in-flight turns and closes the journal. */
-  async close(): Promise<void> {
-    if (!this.opening) return;
-    await this.opening.catch(() => undefined);
-    await this.whenIdle();
-    await this.journal.close();
-  }
-
   // ---------------------------------------------------------------- inbound
 
   /** The GET handshake: 200 with the challenge, or 400/403. */
@@ -258,7 +188,7 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
   }
 
   /**
-   * Everything a POST does except HTTP: verify, parse, store, schedule. Returns the status to answer:
+   * Everything a POST does except HTTP: verify, parse, accept. Returns the status to answer:
    * 200 once new messages are stored (or there were none), 401/403 for signatures, 400 for bodies
    * that are not JSON, 503 when storage fails (Meta will retry).
    */
@@ -268,7 +198,11 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
       this.logger.warn('webhook signature rejected', { channel: this.channelId, reason: v.reason });
       return { status: v.status, code: v.status === 401 ? 'Unauthorized' : 'Forbidden', message: `${this.path}: ${v.reason}` };
     }
-    await this.start();
+    try {
+      await this.start();
+    } catch (err) {
+      return this.unavailable(err);
+    }
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
@@ -290,9 +224,8 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
     }
     if (parsed.ignored.length) this.logger.debug('webhook events ignored', { channel: this.channelId, ignored: parsed.ignored });
     const now = this.clock.now().getTime();
-    let fresh: InboxItem[];
     try {
-      fresh = await this.journal.accept(
+      await this.accept(
         parsed.messages.map((m) => ({
           id: m.id,
           conversationId: m.conversationId,
@@ -304,7 +237,6 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
     } catch (err) {
       return this.unavailable(err);
     }
-    for (const item of fresh) this.schedule(item);
     for (const s of parsed.statuses) await this.applyStatus(s).catch((err) => this.logger.warn('status update failed', { error: (err as Error).message }));
     return { status: 200 };
   }
@@ -339,58 +271,21 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
     }
   }
 
-  private schedule(item: InboxItem): void {
-    this.inFlight++;
-    const prev = this.chains.get(item.conversationId) ?? Promise.resolve();
-    const next = prev
-      .then(() => this.process(item))
-      .catch((err) => this.logger.error('turn failed', { channel: this.channelId, conversation: item.conversationId, error: (err as Error).message }))
-      .finally(() => {
-        if (this.chains.get(item.conversationId) === next) this.chains.delete(item.conversationId);
-        if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
-      });
-    this.chains.set(item.conversationId, next);
-  }
-
-  private async process(item: InboxItem): Promise<void> {
-    const activity = { ...item.activity } as Partial<Activity>;
-    if (typeof activity.timestamp === 'string') activity.timestamp = new Date(activity.timestamp);
-    if (typeof activity.localTimestamp === 'string') activity.localTimestamp = new Date(activity.localTimestamp);
+  protected override async prepare(item: InboxItem, activity: Partial<Activity>): Promise<void> {
     this.lastInbound.set(item.conversationId, item.id);
     await this.enrich(activity).catch((err) => this.logger.debug('profile lookup failed', { error: (err as Error).message }));
     if (this.markAsRead) void this.acknowledge(item.conversationId, item.id, activity).catch((err) => this.logger.debug('mark-as-read failed', { error: (err as Error).message }));
-    const logic = this.logic;
-    if (!logic) throw new Error(`${this.channelId}: a message arrived before mount(server, logic) gave the adapter its bot logic`);
-    const context = new TurnContext(this, activity);
-    context.turnState.set(TURN_KEY, { inbound: item.id, sent: 0, claimed: new Set(), before: this.journal.sentInTurn(item.id).length } satisfies TurnMark);
-    try {
-      if (isUnsupportedActivity(activity)) {
-        // Not for the bot: the middleware still runs (transcript, handoff — if a human owns the
-        // conversation the handoff middleware stops the turn and the agent sees the media instead).
-        await this.runMiddleware(context, async (ctx) => {
-          await ctx.sendActivity(this.unsupportedText);
-        });
-      } else {
-        await this.runMiddleware(context, async (ctx) => {
-          await logic(ctx);
-          // A turn re-run after a crash: replies the customer already got but this run did not make
-          // (the bot's state had moved on) still go into the transcript, under their ids, without a send.
-          const mark = ctx.turnState.get(TURN_KEY) as TurnMark;
-          const earlier = this.journal.sentInTurn(item.id).slice(0, mark.before);
-          mark.relog = earlier.map((_, k) => k).filter((k) => !mark.claimed.has(k) && earlier[k]!.activity);
-          if (mark.relog.length) await ctx.sendActivities(mark.relog.map((k) => ({ ...earlier[k]!.activity, type: ActivityTypes.Message, timestamp: new Date(earlier[k]!.at) })));
-        });
-      }
-    } finally {
-      // A turn that threw has been through onTurnError; it is done unless its transcript could not be written.
-      const settled = this.base.settle
-        ? await this.base.settle(activity).then(
-            () => true,
-            (err) => (this.logger.error('turn not recorded; the message stays pending and runs again at the next start', { channel: this.channelId, conversation: item.conversationId, error: (err as Error).message }), false),
-          )
-        : true;
-      if (settled) await this.journal.done(item.id).catch((err) => this.logger.warn('could not mark message done', { error: (err as Error).message }));
-    }
+  }
+
+  /**
+   * Media, locations and stickers are not for the bot: the middleware still runs (transcript, handoff —
+   * if a human owns the conversation the handoff middleware stops the turn and the agent sees the media).
+   */
+  protected override logicFor(activity: Partial<Activity>, logic: BotLogic): BotLogic {
+    if (!isUnsupportedActivity(activity)) return logic;
+    return async (ctx) => {
+      await ctx.sendActivity(this.unsupportedText);
+    };
   }
 
   /** Fills in what the webhook lacks (Messenger: the profile name). */
@@ -407,7 +302,7 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
   /** The conversation's reply window, or undefined when the customer never wrote. */
   async replyWindow(conversationId: string): Promise<ReplyWindow | undefined> {
     await this.start();
-    const last = this.journal.lastCustomerMessageAt(conversationId);
+    const last = await this.journal.lastCustomerMessageAt(conversationId);
     if (last === undefined) return undefined;
     return {
       channelId: this.channelId,
@@ -436,8 +331,8 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
   }
 
   /** Which mode a message may use now: within the bot window, the agent window, or none. */
-  protected windowMode(conversationId: string, activity: Partial<Activity>): { mode: WindowMode; closedAt?: Date } {
-    const last = this.journal.lastCustomerMessageAt(conversationId);
+  protected async windowMode(conversationId: string, activity: Partial<Activity>): Promise<{ mode: WindowMode; closedAt?: Date }> {
+    const last = await this.journal.lastCustomerMessageAt(conversationId);
     if (last === undefined) return { mode: 'closed' };
     const now = this.clock.now().getTime();
     if (now < last + this.windowRules.botMs) return { mode: 'standard' };
@@ -446,19 +341,19 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
   }
 
   /**
-   * Renders and sends one message activity; returns the platform ids of the messages sent (a long
-   * text may become several). `mode` is `closed` only when `sendOutsideWindow` is overridden.
+   * Renders and posts one message activity to the platform; returns the platform ids of the messages
+   * sent (a long text may become several). `mode` is `closed` only when `canSendOutsideWindow` allowed it.
    */
-  protected abstract deliver(conversationId: string, activity: Partial<Activity>, mode: WindowMode): Promise<string[]>;
+  protected abstract postMessage(conversationId: string, activity: Partial<Activity>, mode: WindowMode): Promise<string[]>;
 
-  /** Outside every window: return true to let `deliver` send anyway (WhatsApp's template); default refuse. */
-  protected canSendOutsideWindow(_activity: Partial<Activity>, _conversationId: string): boolean {
+  /** Outside every window: return true to let `postMessage` send anyway (WhatsApp's template); default refuse. */
+  protected async canSendOutsideWindow(_activity: Partial<Activity>, _conversationId: string): Promise<boolean> {
     return false;
   }
 
   /** Records that an activity's content did not reach the customer although something was sent (a template). */
   protected async recordUndelivered(conversationId: string, activity: Partial<Activity>, message: string): Promise<void> {
-    await this.fail({ channelId: this.channelId, conversationId, at: this.clock.now().toISOString(), code: 'REPLY_WINDOW_CLOSED', message, activity: summarize(activity) });
+    await this.fail({ channelId: this.channelId, conversationId, at: this.clock.now().toISOString(), code: 'REPLY_WINDOW_CLOSED', message, activity: summarizeActivity(activity) });
   }
 
   /** Shows a typing indicator for a `typing` activity. */
@@ -468,72 +363,47 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
   protected abstract isWindowError(err: GraphApiError): boolean;
 
   /**
-   * Sends the bot's (or an agent's) activities: `delay` waits, `trace` is dropped (not an emulator),
-   * `invokeResponse` is cached in turnState as botbuilder's adapters do, `typing` shows the platform's
-   * indicator, `message` is checked against the reply window and delivered. A message that cannot
-   * be delivered is recorded (`sendFailures`, `sendFailed` event) and the error is thrown:
+   * `typing` shows the platform's indicator, `message` is checked against the reply window and posted;
+   * events (handoff.initiate, ...) are for the bot's own plumbing, not for the customer. A message that
+   * cannot be delivered is recorded (`sendFailures`, `sendFailed` event) and the error is thrown:
    * `ReplyWindowClosedError` or `GraphApiError`.
    */
-  async sendActivities(context: TurnContext, activities: Partial<Activity>[]): Promise<ResourceResponse[]> {
-    await this.start();
-    const responses: ResourceResponse[] = [];
-    for (const activity of activities) {
-      if (await handleAdapterOnlyActivity(context, activity, this.sleep)) {
-        responses.push({ id: '' });
-        continue;
-      }
-      switch (activity.type) {
-        case ActivityTypes.Typing: {
-          const conv = activity.conversation?.id ?? context.activity.conversation?.id;
-          if (conv) await this.sendTyping(conv).catch((err) => this.logger.debug('typing indicator failed', { error: (err as Error).message }));
-          responses.push({ id: '' });
-          break;
-        }
-        case ActivityTypes.Message:
-        case undefined:
-          responses.push({ id: await this.sendMessage(activity, context) });
-          break;
-        default:
-          // Events (handoff.initiate, ...) are for the bot's own plumbing, not for the customer.
-          responses.push({ id: '' });
-      }
+  protected async deliver(context: TurnContext, activity: Partial<Activity>): Promise<string[]> {
+    const conversationId = activity.conversation?.id ?? context.activity.conversation?.id;
+    switch (activity.type) {
+      case ActivityTypes.Typing:
+        if (conversationId) await this.sendTyping(conversationId).catch((err) => this.logger.debug('typing indicator failed', { error: (err as Error).message }));
+        return [];
+      case ActivityTypes.Message:
+      case undefined:
+        if (!conversationId) throw new Error(`${this.channelId}: cannot send a message without conversation.id (use TurnContext or continueConversation)`);
+        return this.sendMessage(conversationId, activity);
+      default:
+        return [];
     }
-    return responses;
   }
 
-  private async sendMessage(activity: Partial<Activity>, context: TurnContext): Promise<string> {
-    const conversationId = activity.conversation?.id ?? context.activity.conversation?.id;
-    if (!conversationId) throw new Error(`${this.channelId}: cannot send a message without conversation.id (use TurnContext or continueConversation)`);
-    // A turn re-run after a crash: what it already sent is not sent again (the same ids are returned).
-    const mark = context.turnState.get(TURN_KEY) as TurnMark | undefined;
-    const turn = mark && (!activity.conversation?.id || activity.conversation.id === context.activity.conversation?.id) ? { inbound: mark.inbound, n: mark.sent++, h: contentHash(activity), activity: summarize(activity) } : undefined;
-    if (turn) {
-      const earlier = this.journal.sentInTurn(turn.inbound).slice(0, mark!.before);
-      const relogged = mark!.relog?.shift();
-      const i = relogged ?? earlier.findIndex((x, k) => !mark!.claimed.has(k) && x.h === turn.h);
-      if (i >= 0) {
-        mark!.claimed.add(i);
-        return earlier[i]!.mids[earlier[i]!.mids.length - 1]!;
-      }
-    }
+  private async sendMessage(conversationId: string, activity: Partial<Activity>): Promise<string[]> {
     try {
-      const { mode, closedAt } = this.windowMode(conversationId, activity);
-      if (mode === 'closed' && !this.canSendOutsideWindow(activity, conversationId)) {
+      const { mode, closedAt } = await this.windowMode(conversationId, activity);
+      if (mode === 'closed' && !(await this.canSendOutsideWindow(activity, conversationId))) {
         throw new ReplyWindowClosedError(this.channelId, conversationId, closedAt, agentMarkOf(activity) ? 'the human-agent window has closed too' : 'only a human agent (where the platform allows it) or a template may write now');
       }
-      let ids: string[];
       try {
-        ids = await this.deliver(conversationId, activity, mode);
+        return await this.postMessage(conversationId, activity, mode);
       } catch (err) {
         if (err instanceof GraphApiError && this.isWindowError(err)) throw new ReplyWindowClosedError(this.channelId, conversationId, closedAt, `Meta refused it: ${err.graphMessage}`, err);
         throw err;
       }
-      for (const id of ids) await this.journal.recordOutbound(conversationId, id, turn);
-      return ids[ids.length - 1] ?? '';
     } catch (err) {
       await this.fail(failureOf(this.channelId, conversationId, this.clock.now(), err, activity));
       throw err;
     }
+  }
+
+  /** Keeps the message ids for their delivery and read statuses. */
+  protected override async delivered(conversationId: string, _activity: Partial<Activity>, ids: string[]): Promise<void> {
+    for (const id of ids) await this.journal.recordOutbound(conversationId, id).catch((err) => this.logger.warn('could not record an outbound message', { channel: this.channelId, error: (err as Error).message }));
   }
 
   private async fail(failure: SendFailure): Promise<void> {
@@ -556,32 +426,8 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
     throw new Error(`${this.channelId}: deleteActivity is not supported — Meta's APIs cannot delete a sent message`);
   }
 
-  /**
-   * Runs `logic` in a proactive turn for `reference` (agent replies, follow-ups). Errors from sends —
-   * `ReplyWindowClosedError`, `GraphApiError` — reach the caller rather than `onTurnError`, so the
-   * agent console can say why a message did not go out.
-   */
-  async continueConversation(reference: Partial<ConversationReference>, logic: (context: TurnContext) => Promise<void>): Promise<void> {
-    await this.start();
-    const activity = TurnContext.applyConversationReference(
-      { type: ActivityTypes.Event, name: ActivityEventNames.ContinueConversation },
-      { ...reference, channelId: reference.channelId ?? this.channelId, serviceUrl: reference.serviceUrl ?? this.base.graphApiUrl },
-      true,
-    );
-    const context = new TurnContext(this, activity);
-    await this.middleware.run(context, () => logic(context));
-  }
-
-  /** botbuilder's newer overloads: `(botAppId | claimsIdentity, reference, [audience,] logic)`. */
-  override async continueConversationAsync(
-    _botAppIdOrClaims: unknown,
-    reference: Partial<ConversationReference>,
-    logicOrAudience: ((context: TurnContext) => Promise<void>) | string,
-    maybeLogic?: (context: TurnContext) => Promise<void>,
-  ): Promise<void> {
-    const logic = typeof logicOrAudience === 'function' ? logicOrAudience : maybeLogic;
-    if (!logic) throw new Error(`${this.channelId}: continueConversationAsync needs a logic callback`);
-    await this.continueConversation(reference, logic);
+  protected override completeReference(reference: Partial<ConversationReference>): Partial<ConversationReference> {
+    return { ...reference, channelId: reference.channelId ?? this.channelId, serviceUrl: reference.serviceUrl ?? this.base.graphApiUrl };
   }
 
   /** A conversation reference for a customer id (PSID / wa_id), for proactive sends. */
@@ -597,7 +443,7 @@ export abstract class MetaChannelAdapter extends BotAdapter implements Mountable
 }
 
 function failureOf(channelId: string, conversationId: string, now: Date, err: unknown, activity: Partial<Activity>): SendFailure {
-  const base = { channelId, conversationId, at: now.toISOString(), activity: summarize(activity) };
+  const base = { channelId, conversationId, at: now.toISOString(), activity: summarizeActivity(activity) };
   if (err instanceof ReplyWindowClosedError) {
     const g = err.graphError;
     return g
@@ -607,15 +453,6 @@ function failureOf(channelId: string, conversationId: string, now: Date, err: un
   if (err instanceof GraphApiError) return { ...base, code: err.code ?? err.status, subcode: err.subcode, message: err.graphMessage, fbtraceId: err.fbtraceId };
   if (err instanceof GraphUnavailableError) return { ...base, code: 'UNREACHABLE', message: err.message };
   return { ...base, code: 'ERROR', message: (err as Error)?.message ?? String(err) };
-}
-
-function summarize(a: Partial<Activity>): Partial<Activity> {
-  return {
-    type: a.type,
-    text: a.text,
-    suggestedActions: a.suggestedActions,
-    channelData: a.channelData?.switchboard ? { switchboard: a.channelData.switchboard } : undefined,
-  };
 }
 
 /** Reads the raw request bytes (needed for the signature), refusing bodies over `limit`. */

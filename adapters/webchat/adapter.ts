@@ -15,28 +15,30 @@
  *
  * Every user activity is echoed back with a server id and its `channelData.clientActivityID`, because
  * Web Chat shows "Send failed" until it sees that echo.
+ *
+ * Turns run on the shared turn engine (`src/engine/turn-engine.ts`): a POSTed activity is written to
+ * the conversation log (the echo) and accepted into the durable inbox before the POST is answered
+ * (dedupe on `clientActivityID`), so a crash never loses an acknowledged message and a retried POST
+ * does not run the bot twice. Live delivery goes through an `EventBus`: every append publishes
+ * "conversation X has grown to watermark W", and each instance's sockets on X read the log from what
+ * they already sent — so with a shared store a socket held by one instance gets replies written by another.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import path from 'node:path';
-import {
-  ActivityEventNames,
-  ActivityTypes,
-  BotAdapter,
-  TurnContext,
-  type Activity,
-  type ConversationReference,
-  type ResourceResponse,
-} from 'botbuilder';
+import { ActivityTypes, TurnContext, type Activity, type ConversationReference, type ResourceResponse } from 'botbuilder';
 import type { Request, Response, Server } from 'restify';
 import errors from 'restify-errors';
 import { WebSocket, WebSocketServer } from 'ws';
-import { agentMarkOf, handleAdapterOnlyActivity, type BotLogic, type MountableAdapter } from '../shared/channel.js';
+import { agentMarkOf, type BotLogic } from '../../src/engine/channel.js';
+import { TurnEngineAdapter, contentHash, summarizeActivity, type TurnEngineOptions } from '../../src/engine/turn-engine.js';
+import { FileChannelJournal } from '../../src/engine/file-journal.js';
+import { LocalEventBus, type EventBus } from '../../src/engine/bus.js';
+import type { Inbox, InboxItem, TurnSend } from '../../src/engine/inbox.js';
 import type { Clock } from '../../src/clock.js';
 import { systemClock } from '../../src/clock.js';
 import type { Logger } from '../../src/log.js';
-import { silentLogger } from '../../src/log.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/server.js';
 import { DEFAULT_RATE_LIMITS, enforceRateLimit, makeLimiter, type RateLimiter, type RateLimitOptions } from '../../src/security/rate-limit.js';
 import {
@@ -52,12 +54,16 @@ import {
 import { FileConversationStore, type WebChatConversation, type WebChatConversationStore } from './store.js';
 import { DirectLineTokens, type TokenClaims } from './tokens.js';
 
-/** Options of {@link WebChatAdapter}. Only `secret` and one of `store`/`dataDir` are required. */
-export interface WebChatAdapterOptions {
+/** Options of {@link WebChatAdapter}. Only `secret` and `dataDir` (or both `store` and `inbox`) are required. */
+export interface WebChatAdapterOptions extends TurnEngineOptions {
   /** Signs tokens; from `loadOrCreateDirectLineSecret(config.dataDir, config.directLineSecret)`. */
   secret: string;
   /** Where conversations and their activities are kept; default a `FileConversationStore` in `dataDir/webchat`. */
   store?: WebChatConversationStore;
+  /** The durable inbox of posted activities; default a `FileChannelJournal` in `dataDir/webchat/inbox`. */
+  inbox?: Inbox;
+  /** Carries "conversation X has new activities" to every instance's sockets; default a `LocalEventBus` (one process). */
+  bus?: EventBus;
   dataDir?: string;
   logger?: Logger;
   clock?: Clock;
@@ -104,12 +110,20 @@ type Auth = { kind: 'secret' } | { kind: 'token'; claims: TokenClaims };
 
 interface Subscriber {
   ws: WebSocket;
-  /** Until the history is sent, live frames wait here. */
-  replaying: boolean;
-  buffer: { activities: Partial<Activity>[]; watermark?: number }[];
+  /** What the socket has been sent of the log. */
   sentWatermark: number;
+  /** A read of the log is under way; `again` asks it to read once more when it ends. */
+  pumping: boolean;
+  again: boolean;
   alive: boolean;
 }
+
+/** Bus topic: a conversation's log grew (`{conversationId, watermark}`; no activity bodies). */
+export const WEBCHAT_ACTIVITY_TOPIC = 'webchat.activity';
+/** Bus topic: a typing activity, which is not stored (`{conversationId, activity}`). */
+export const WEBCHAT_TYPING_TOPIC = 'webchat.typing';
+/** Posts remembered per process for an immediate answer to a repeated clientActivityID. */
+const RECENT_POSTS_KEPT = 10_000;
 
 /** Above this many bytes queued on a socket the client is too slow: drop it, it reconnects with its watermark. */
 const MAX_SOCKET_BUFFER = 1 << 20;
@@ -117,10 +131,17 @@ const MAX_SOCKET_BUFFER = 1 << 20;
 const PAGE_SIZE = 200;
 
 const newId = () => randomBytes(16).toString('base64url');
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The inbox a web chat adapter uses: the one passed in, or the file under `dataDir/webchat/inbox`. */
+function inboxOf(options: WebChatAdapterOptions): Inbox {
+  if (options.inbox) return options.inbox;
+  if (!options.dataDir) throw new TypeError('WebChatAdapter: pass `dataDir`, or both `store` and `inbox` (where web chat history and posted activities are kept)');
+  const clock = options.clock ?? systemClock;
+  return new FileChannelJournal(path.join(options.dataDir, 'webchat', 'inbox'), () => clock.now().getTime());
+}
 
 /** Serves Direct Line 3.0 for Web Chat and runs the bot for each activity. */
-export class WebChatAdapter extends BotAdapter implements MountableAdapter {
+export class WebChatAdapter extends TurnEngineAdapter {
   readonly channelId = 'webchat';
   readonly basePath: string;
   /** The bot's account (`from` of its activities). */
@@ -128,29 +149,32 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
 
   private readonly tokens: DirectLineTokens;
   private readonly store: WebChatConversationStore;
-  private readonly logger: Logger;
-  private readonly clock: Clock;
+  private readonly bus: EventBus;
+  private readonly ownsBus: boolean;
+  private readonly unsubscribe: (() => void)[] = [];
   private readonly tokenTtl: number;
   private readonly streamTtl: number;
   private readonly maxBody: number;
   private readonly maxSockets: number;
   private readonly limiter?: RateLimiter;
   private readonly subscribers = new Map<string, Set<Subscriber>>();
-  private readonly turns = new Map<string, Promise<void>>();
+  /** Recent posts by dedupe key: a repeated clientActivityID is answered without a second echo. */
+  private readonly recentPosts = new Map<string, Promise<string>>();
+  /** Items accepted by this process and not yet run: their turn cannot have sent anything before. */
+  private readonly acceptedHere = new Set<string>();
   private readonly starting = new Map<string, Promise<{ conversation: WebChatConversation; created: boolean }>>();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private keepAliveTimer?: NodeJS.Timeout;
-  private logic?: BotLogic;
   private httpServer?: { on(e: 'upgrade', l: (...a: any[]) => void): unknown; off(e: 'upgrade', l: (...a: any[]) => void): unknown };
   private typingCounter = 0;
 
   constructor(private readonly options: WebChatAdapterOptions) {
-    super();
     if (!options.store && !options.dataDir) throw new TypeError('WebChatAdapter: pass `store` or `dataDir` (where web chat history is kept)');
-    this.clock = options.clock ?? systemClock;
+    super(inboxOf(options), options);
     this.tokens = new DirectLineTokens(options.secret, this.clock);
     this.store = options.store ?? new FileConversationStore({ dir: path.join(options.dataDir!, 'webchat') });
-    this.logger = options.logger ?? silentLogger;
+    this.ownsBus = !options.bus;
+    this.bus = options.bus ?? new LocalEventBus((topic, err) => this.logger.warn('web chat bus handler failed', { topic, error: (err as Error).message }));
     this.basePath = (options.basePath ?? '/v3/directline').replace(/\/+$/, '');
     this.tokenTtl = options.tokenTtlSeconds ?? 3600;
     this.streamTtl = options.streamUrlTtlSeconds ?? 300;
@@ -175,6 +199,11 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
 
   mount(server: Server, logic: BotLogic): void {
     this.logic = logic;
+    void this.start(logic).catch((err) => this.logger.error('could not open the web chat inbox', { error: (err as Error).message }));
+    this.unsubscribe.push(
+      this.bus.subscribe(WEBCHAT_ACTIVITY_TOPIC, (e: { conversationId: string; watermark: number }) => this.onActivity(e.conversationId, e.watermark)),
+      this.bus.subscribe(WEBCHAT_TYPING_TOPIC, (e: { conversationId: string; activity: Partial<Activity> }) => this.onTyping(e.conversationId, e.activity)),
+    );
     const p = this.basePath;
 
     server.pre((req, res, next) => {
@@ -255,14 +284,17 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
     this.keepAliveTimer.unref();
   }
 
-  async close(): Promise<void> {
+  /** Closes sockets, lets running turns finish, then closes the inbox, the store and (when it made it) the bus. */
+  override async close(): Promise<void> {
     if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
     this.httpServer?.off('upgrade', this.onUpgrade);
+    for (const off of this.unsubscribe.splice(0)) off();
     for (const subs of this.subscribers.values()) for (const s of subs) s.ws.close(1001, 'server shutting down');
     this.subscribers.clear();
     await new Promise<void>((r) => this.wss.close(() => r()));
-    await Promise.all([...this.turns.values()]);
+    await super.close();
     await this.store.close();
+    if (this.ownsBus) await this.bus.close();
   }
 
   private cors(req: Request, res: Response): void {
@@ -343,37 +375,47 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
 
   // ---------------------------------------------------------------- conversations and turns
 
-  /** Starts the conversation once: stores it and tells the bot (conversationUpdate), never again on reconnect. */
+  /**
+   * Starts the conversation once: stores it and tells the bot (a conversationUpdate through the
+   * inbox, so a crash cannot lose it), never again on reconnect.
+   */
   private ensureStarted(id: string, userId: string, req: IncomingMessage, locale?: string) {
     const inFlight = this.starting.get(id);
     if (inFlight) return inFlight;
     const work = (async () => {
       const existing = await this.store.getConversation(id);
       if (existing?.startedAt) return { conversation: existing, created: false };
-      const now = this.clock.now().toISOString();
-      const conversation: WebChatConversation = { ...(existing ?? { id, userId, createdAt: now }), startedAt: now, ...(locale ? { locale } : {}) };
-      await this.store.saveConversation(conversation);
+      const conversation: WebChatConversation = existing ?? { id, userId, createdAt: this.clock.now().toISOString() };
+      // Stored before the bot is told, so its welcome has a conversation to go to; `startedAt` only
+      // once the update is in the inbox, so a crash in between tells the bot at the next start.
+      if (!existing) await this.store.saveConversation(conversation);
       const update: Partial<Activity> = {
         type: ActivityTypes.ConversationUpdate,
         id: `${id}|start`,
         channelId: this.channelId,
         serviceUrl: this.origin(req) + this.basePath,
         conversation: { id } as Activity['conversation'],
-        from: { id: userId, role: 'user' } as Activity['from'],
+        from: { id: conversation.userId, role: 'user' } as Activity['from'],
         recipient: { ...this.bot, role: 'bot' } as Activity['recipient'],
-        membersAdded: [{ ...this.bot, role: 'bot' }, { id: userId, name: '', role: 'user' }] as Activity['membersAdded'],
-        timestamp: this.clock.now(),
-        locale,
+        membersAdded: [{ ...this.bot, role: 'bot' }, { id: conversation.userId, name: '', role: 'user' }] as Activity['membersAdded'],
+        timestamp: this.clock.now().toISOString() as unknown as Date,
+        locale: locale ?? conversation.locale,
       };
-      this.enqueueTurn(id, update);
-      return { conversation, created: true };
+      await this.acceptOrUnavailable({ id: `${id}|start`, conversationId: id, at: this.clock.now().getTime(), activity: update, opensWindow: false });
+      const started: WebChatConversation = { ...conversation, startedAt: this.clock.now().toISOString(), ...(locale ? { locale } : {}) };
+      await this.store.saveConversation(started);
+      return { conversation: started, created: true };
     })();
     this.starting.set(id, work);
     work.finally(() => this.starting.delete(id)).catch(() => undefined);
     return work;
   }
 
-  /** Stores and echoes a user activity, answers the POST, then runs the bot on it in this conversation's queue. */
+  /**
+   * Stores and echoes a user activity and accepts it into the inbox; the POST is answered after that,
+   * and the bot runs on it in this conversation's order. A repeated `clientActivityID` answers with
+   * the first POST's id and does not run the bot again.
+   */
   private async receive(conversation: WebChatConversation, inbound: Record<string, any>, auth: Auth, req: IncomingMessage): Promise<string> {
     const { channelData, from, deliveryMode: _deliveryMode, ...rest } = inbound;
     const cleanChannelData = channelData ? { ...channelData } : undefined;
@@ -390,98 +432,120 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
       ...(cleanChannelData ? { channelData: cleanChannelData } : {}),
     } as unknown as Partial<Activity>;
 
-    let stored: Partial<Activity>;
     if (base.type === ActivityTypes.Typing) {
-      stored = { ...base, id: this.typingId(conversation.id) };
-      this.broadcast(conversation.id, stored);
-    } else {
-      const { activity, watermark } = await this.store.append(conversation.id, (position) => ({ ...base, id: activityId(conversation.id, position) }));
-      stored = activity;
-      this.broadcast(conversation.id, activity, watermark);
+      // Shown to the conversation's other sockets, not stored and not a turn (not worth a durable write per keystroke).
+      const typing = { ...base, id: this.typingId(conversation.id) };
+      await this.publish(WEBCHAT_TYPING_TOPIC, { conversationId: conversation.id, activity: typing });
+      return typing.id;
     }
-    const forBot = { ...stored, timestamp: new Date(stored.timestamp as unknown as string) } as Partial<Activity>;
-    this.enqueueTurn(conversation.id, forBot);
-    return stored.id!;
+    const clientId = typeof cleanChannelData?.clientActivityID === 'string' && cleanChannelData.clientActivityID ? cleanChannelData.clientActivityID : undefined;
+    // Scoped to the conversation, so one client cannot suppress another conversation's messages.
+    const key = clientId ? `${conversation.id}/${clientId}` : undefined;
+    const earlier = key ? this.recentPosts.get(key) : undefined;
+    if (earlier) {
+      const id = await earlier.catch(() => undefined);
+      if (id) return id;
+    }
+    const work = (async () => {
+      const { activity, watermark } = await this.store.append(conversation.id, (position) => ({ ...base, id: activityId(conversation.id, position) }));
+      await this.publish(WEBCHAT_ACTIVITY_TOPIC, { conversationId: conversation.id, watermark });
+      const item: InboxItem = { id: key ?? activity.id!, conversationId: conversation.id, at: this.clock.now().getTime(), activity, opensWindow: true };
+      this.acceptedHere.add(item.id);
+      const result = await this.acceptOrUnavailable(item).catch((err) => {
+        this.acceptedHere.delete(item.id);
+        throw err;
+      });
+      if (!result.fresh) this.acceptedHere.delete(item.id);
+      return result.fresh ? activity.id! : (result.activityId ?? activity.id!);
+    })();
+    if (key) {
+      this.recentPosts.set(key, work);
+      if (this.recentPosts.size > RECENT_POSTS_KEPT) this.recentPosts.delete(this.recentPosts.keys().next().value!);
+      work.catch(() => this.recentPosts.get(key) === work && this.recentPosts.delete(key));
+    }
+    return work;
   }
 
-  /** Turns of one conversation run one after another (state stays consistent); different conversations run in parallel. */
-  private enqueueTurn(conversationId: string, activity: Partial<Activity>): void {
-    const previous = this.turns.get(conversationId) ?? Promise.resolve();
-    const next = previous.then(() => this.runTurn(activity));
-    this.turns.set(conversationId, next);
-    void next.finally(() => {
-      if (this.turns.get(conversationId) === next) this.turns.delete(conversationId);
-    });
-  }
-
-  private async runTurn(activity: Partial<Activity>): Promise<void> {
-    if (!this.logic) return;
-    const context = new TurnContext(this, activity);
+  /** `accept` for one item; a storage failure answers 503, so the client may retry. */
+  private async acceptOrUnavailable(item: InboxItem) {
     try {
-      await this.runMiddleware(context, this.logic);
+      const [result] = await this.accept([item]);
+      return result!;
     } catch (err) {
-      this.logger.error('web chat turn failed', { conversationId: activity.conversation?.id, activityType: activity.type, error: (err as Error).message });
+      this.logger.error('could not store a web chat activity; answering 503', { conversationId: item.conversationId, error: (err as Error).message });
+      throw new errors.ServiceUnavailableError(`web chat: the activity could not be stored (${(err as Error).message}); send it again`);
+    }
+  }
+
+  /**
+   * What an earlier run of this item's turn sent: the inbox's record, and the replies to it in the log
+   * (the log is the truth of what the customer got, so a crash between an append and its record in
+   * the inbox still does not append it twice). A conversation's welcome has no `replyToId` on Direct
+   * Line (botbuilder leaves it out for conversationUpdate), so for it only the inbox's record counts.
+   */
+  protected override async earlierSends(item: InboxItem): Promise<TurnSend[]> {
+    if (this.acceptedHere.delete(item.id)) return []; // accepted by this process and never run
+    const sends = await this.inbox.sentInTurn(item.id);
+    const known = new Set(sends.flatMap((x) => x.ids));
+    const inboundId = item.activity.id ?? '';
+    const position = Number(/\|(\d+)$/.exec(inboundId)?.[1] ?? -1);
+    if (position < 0) return sends;
+    for (let watermark = position + 1; ; ) {
+      const page = await this.store.read(item.conversationId, watermark, PAGE_SIZE);
+      if (page.activities.length === 0) break;
+      for (const a of page.activities) {
+        if (a.replyToId !== inboundId || known.has(a.id!) || a.from?.role === 'user' || agentMarkOf(a) || (a.type !== ActivityTypes.Message && a.type !== undefined)) continue;
+        sends.push({ n: sends.length, h: contentHash(a), ids: [a.id!], at: Date.parse(String(a.timestamp)) || this.clock.now().getTime(), activity: summarizeActivity(a) });
+      }
+      watermark = page.watermark;
+    }
+    return sends;
+  }
+
+  private async publish(topic: string, payload: unknown): Promise<void> {
+    try {
+      await this.bus.publish(topic, payload);
+    } catch (err) {
+      // The log holds the activity; sockets catch up at the next event or when the client reconnects.
+      this.logger.warn('could not publish a web chat event', { topic, error: (err as Error).message });
     }
   }
 
   // ---------------------------------------------------------------- BotAdapter
 
-  /**
-   * Delivers the bot's activities to the conversation's log and sockets. `delay` waits, `invokeResponse`
-   * is kept in turnState (as botbuilder's CloudAdapter does), `trace` is dropped (emulator only),
-   * `typing` goes to open sockets only (Direct Line does not keep typing for polling clients).
-   */
-  async sendActivities(context: TurnContext, activities: Partial<Activity>[]): Promise<ResourceResponse[]> {
-    const responses: ResourceResponse[] = [];
-    for (const activity of activities) {
-      if (await handleAdapterOnlyActivity(context, activity, sleep)) {
-        responses.push({ id: '' });
-      } else {
-        responses.push({ id: await this.deliver(context, activity) });
-      }
-    }
-    return responses;
-  }
-
   /** Appends the new version under the same id; Web Chat replaces the activity it shows. */
   async updateActivity(context: TurnContext, activity: Partial<Activity>): Promise<ResourceResponse | void> {
     if (!activity.id) throw new TypeError('WebChatAdapter.updateActivity: activity.id is required (the id sendActivity returned)');
-    return { id: await this.deliver(context, activity, activity.id) };
+    return { id: await this.append(context, activity, activity.id) };
   }
 
   /** Appends a `messageDelete` with the deleted activity's id, which replaces it in Web Chat. */
   async deleteActivity(context: TurnContext, reference: Partial<ConversationReference>): Promise<void> {
     if (!reference.activityId) throw new TypeError('WebChatAdapter.deleteActivity: reference.activityId is required');
-    await this.deliver(context, { type: ActivityTypes.MessageDelete, conversation: reference.conversation ?? context.activity.conversation }, reference.activityId);
+    await this.append(context, { type: ActivityTypes.MessageDelete, conversation: reference.conversation ?? context.activity.conversation }, reference.activityId);
   }
 
-  /** Runs `logic` in a new turn for a stored conversation (proactive messages, agent replies). */
-  async continueConversation(reference: Partial<ConversationReference>, logic: (context: TurnContext) => Promise<void>): Promise<void> {
+  /** A proactive turn needs a conversation this server started. */
+  protected override async checkReference(reference: Partial<ConversationReference>): Promise<void> {
     const conversationId = reference.conversation?.id;
     if (!conversationId || !(await this.store.getConversation(conversationId))) {
       throw new WebChatConversationNotFoundError(`WebChatAdapter.continueConversation: conversation ${JSON.stringify(conversationId)} is unknown; use a reference from TurnContext.getConversationReference of a web chat turn`);
     }
-    const activity = TurnContext.applyConversationReference(
-      { type: ActivityTypes.Event, name: ActivityEventNames.ContinueConversation },
-      { channelId: this.channelId, bot: { ...this.bot, role: 'bot' }, ...reference } as Partial<ConversationReference>,
-      true,
-    );
-    await this.runMiddleware(new TurnContext(this, activity), logic);
   }
 
-  /** Same as `continueConversation`: there is no app identity to check on a self-hosted Direct Line. */
-  override async continueConversationAsync(
-    _botAppIdOrClaimsIdentity: unknown,
-    reference: Partial<ConversationReference>,
-    logicOrAudience: ((context: TurnContext) => Promise<void>) | string,
-    maybeLogic?: (context: TurnContext) => Promise<void>,
-  ): Promise<void> {
-    const logic = typeof logicOrAudience === 'function' ? logicOrAudience : maybeLogic;
-    if (typeof logic !== 'function') throw new TypeError('WebChatAdapter.continueConversationAsync: logic must be a function');
-    await this.continueConversation(reference, logic);
+  protected override completeReference(reference: Partial<ConversationReference>): Partial<ConversationReference> {
+    return { channelId: this.channelId, bot: { ...this.bot, role: 'bot' }, ...reference } as Partial<ConversationReference>;
   }
 
-  private async deliver(context: TurnContext, activity: Partial<Activity>, keepId?: string): Promise<string> {
+  /**
+   * Delivers the bot's activities to the conversation's log and, through the bus, to its sockets;
+   * `typing` goes to open sockets only (Direct Line does not keep typing for polling clients).
+   */
+  protected async deliver(context: TurnContext, activity: Partial<Activity>): Promise<string[]> {
+    return [await this.append(context, activity)];
+  }
+
+  private async append(context: TurnContext, activity: Partial<Activity>, keepId?: string): Promise<string> {
     const conversationId = activity.conversation?.id ?? context.activity.conversation?.id;
     if (!conversationId || !(await this.store.getConversation(conversationId))) {
       throw new WebChatConversationNotFoundError(`WebChatAdapter.sendActivities: conversation ${JSON.stringify(conversationId)} is unknown to the web chat store`);
@@ -499,14 +563,14 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
     ) as Partial<Activity>;
     if (base.type === ActivityTypes.Typing) {
       base.id = this.typingId(conversationId);
-      this.broadcast(conversationId, base);
+      await this.publish(WEBCHAT_TYPING_TOPIC, { conversationId, activity: base });
       return base.id;
     }
     const { activity: stored, watermark } = await this.store.append(conversationId, (position) => ({
       ...base,
       id: keepId ?? activityId(conversationId, position),
     }));
-    this.broadcast(conversationId, stored, watermark);
+    await this.publish(WEBCHAT_ACTIVITY_TOPIC, { conversationId, watermark });
     return stored.id!;
   }
 
@@ -529,11 +593,11 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
     if (verified.claims.conv !== conversationId) return reject(403, 'Forbidden', 'this stream token belongs to another conversation');
     const wm = watermarkSchema.safeParse(url.searchParams.get('watermark') ?? undefined);
     if (!wm.success) return reject(400, 'BadRequest', 'watermark must be a number');
-    this.wss.handleUpgrade(req, socket, head, (ws) => void this.attach(conversationId, ws, wm.data));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(conversationId, ws, wm.data));
   };
 
-  private async attach(conversationId: string, ws: WebSocket, watermark: number): Promise<void> {
-    const sub: Subscriber = { ws, replaying: true, buffer: [], sentWatermark: watermark, alive: true };
+  private attach(conversationId: string, ws: WebSocket, watermark: number): void {
+    const sub: Subscriber = { ws, sentWatermark: watermark, pumping: false, again: false, alive: true };
     let subs = this.subscribers.get(conversationId);
     if (!subs) this.subscribers.set(conversationId, (subs = new Set()));
     if (subs.size >= this.maxSockets) {
@@ -549,39 +613,42 @@ export class WebChatAdapter extends BotAdapter implements MountableAdapter {
       if (subs!.size === 0 && this.subscribers.get(conversationId) === subs) this.subscribers.delete(conversationId);
     });
     ws.on('error', () => ws.terminate());
+    void this.pump(conversationId, sub); // the history from the client's watermark, then whatever is new
+  }
+
+  /** The bus says a conversation's log grew: the sockets on it that have not seen that far read on. */
+  private onActivity(conversationId: string, watermark: number): void {
+    for (const sub of this.subscribers.get(conversationId) ?? []) if (watermark > sub.sentWatermark) void this.pump(conversationId, sub);
+  }
+
+  private onTyping(conversationId: string, activity: Partial<Activity>): void {
+    for (const sub of this.subscribers.get(conversationId) ?? []) this.send(sub, { activities: [activity] });
+  }
+
+  /** Sends a socket the log from its watermark on, one read at a time, so frames never repeat or skip. */
+  private async pump(conversationId: string, sub: Subscriber): Promise<void> {
+    if (sub.pumping) {
+      sub.again = true;
+      return;
+    }
+    sub.pumping = true;
     try {
-      // Replay the history from the client's watermark, then switch to live frames without gaps or repeats.
-      for (;;) {
-        const page = await this.store.read(conversationId, sub.sentWatermark, PAGE_SIZE);
-        if (page.activities.length === 0) break;
-        this.send(sub, { activities: page.activities, watermark: String(page.watermark) });
-        sub.sentWatermark = page.watermark;
-      }
-      for (const frame of sub.buffer) this.deliverFrame(sub, frame);
+      do {
+        sub.again = false;
+        for (;;) {
+          if (sub.ws.readyState !== WebSocket.OPEN) return;
+          const page = await this.store.read(conversationId, sub.sentWatermark, PAGE_SIZE);
+          if (page.activities.length === 0) break;
+          sub.sentWatermark = page.watermark;
+          this.send(sub, { activities: page.activities, watermark: String(page.watermark) });
+        }
+      } while (sub.again);
     } catch (err) {
-      this.logger.error('web chat stream replay failed', { conversationId, error: (err as Error).message });
-      ws.close(1011, 'replay failed');
+      this.logger.error('web chat stream read failed', { conversationId, error: (err as Error).message });
+      sub.ws.close(1011, 'read failed');
     } finally {
-      sub.buffer = [];
-      sub.replaying = false;
+      sub.pumping = false;
     }
-  }
-
-  private broadcast(conversationId: string, activity: Partial<Activity>, watermark?: number): void {
-    const subs = this.subscribers.get(conversationId);
-    if (!subs) return;
-    const frame = { activities: [activity], watermark };
-    for (const sub of subs) {
-      if (sub.replaying) sub.buffer.push(frame);
-      else this.deliverFrame(sub, frame);
-    }
-  }
-
-  private deliverFrame(sub: Subscriber, frame: { activities: Partial<Activity>[]; watermark?: number }): void {
-    if (frame.watermark === undefined) return this.send(sub, { activities: frame.activities });
-    if (frame.watermark <= sub.sentWatermark) return; // already in the replayed history
-    sub.sentWatermark = frame.watermark;
-    this.send(sub, { activities: frame.activities, watermark: String(frame.watermark) });
   }
 
   private send(sub: Subscriber, frame: unknown): void {

@@ -18,7 +18,7 @@ export const WHATSAPP_SERVICE_WINDOW_MS = 24 * 3600 * 1000;
 /** "Re-engagement message": more than 24 hours since the customer last wrote. */
 export const WHATSAPP_WINDOW_ERROR_CODE = 131047;
 
-/** Constructor options: `Config.whatsapp` plus the shared ones (graphApiUrl, dataDir, clock, logger, ...). */
+/** Constructor options: `Config.whatsapp` plus the shared ones (graphApiUrl, dataDir or journal, clock, logger, ...). */
 export interface WhatsAppAdapterOptions extends MetaAdapterOptions {
   whatsapp: WhatsAppConfig;
 }
@@ -30,7 +30,7 @@ export class WhatsAppAdapter extends MetaChannelAdapter {
   private readonly wa: WhatsAppConfig;
 
   constructor(options: WhatsAppAdapterOptions) {
-    super(options, { appSecret: options.whatsapp.appSecret, verifyToken: options.whatsapp.verifyToken });
+    super(options, { appSecret: options.whatsapp.appSecret, verifyToken: options.whatsapp.verifyToken }, 'whatsapp');
     this.wa = options.whatsapp;
     this.graph = this.makeGraphClient(options.whatsapp.accessToken, 'bearer');
   }
@@ -50,27 +50,27 @@ export class WhatsAppAdapter extends MetaChannelAdapter {
 
   protected async sendTyping(conversationId: string): Promise<void> {
     const messageId = this.lastInbound.get(conversationId);
-    if (!messageId || this.windowMode(conversationId, {}).mode !== 'standard') return;
+    if (!messageId || (await this.windowMode(conversationId, {})).mode !== 'standard') return;
     await this.acknowledge(conversationId, messageId);
   }
 
   /** Per conversation: the customer-message time after which the re-engagement template was sent. */
   private readonly templateSentFor = new Map<string, number>();
 
-  protected override canSendOutsideWindow(_activity: Partial<Activity>, conversationId: string): boolean {
+  protected override async canSendOutsideWindow(_activity: Partial<Activity>, conversationId: string): Promise<boolean> {
     // One template per closed window: after that we wait for the customer instead of repeating it.
-    const last = this.journal.lastCustomerMessageAt(conversationId) ?? 0;
+    const last = (await this.journal.lastCustomerMessageAt(conversationId)) ?? 0;
     return this.wa.templateName !== undefined && this.templateSentFor.get(conversationId) !== last;
   }
 
-  protected async deliver(conversationId: string, activity: Partial<Activity>, mode: WindowMode): Promise<string[]> {
+  protected async postMessage(conversationId: string, activity: Partial<Activity>, mode: WindowMode): Promise<string[]> {
     const messages =
       mode === 'closed'
         ? [{ type: 'template', template: { name: this.wa.templateName!, language: { code: this.wa.templateLanguage } } }]
         : renderWhatsApp(activity);
     if (mode === 'closed') {
       this.logger.info('reply window closed: sending the configured template instead', { conversation: conversationId, template: this.wa.templateName });
-      this.templateSentFor.set(conversationId, this.journal.lastCustomerMessageAt(conversationId) ?? 0);
+      this.templateSentFor.set(conversationId, (await this.journal.lastCustomerMessageAt(conversationId)) ?? 0);
     }
     const dropped = droppedChoices(activity);
     if (dropped && mode !== 'closed') this.logger.warn('more choices than a WhatsApp list can hold; extra ones dropped', { conversation: conversationId, dropped });

@@ -14,7 +14,7 @@
  */
 import { ActivityTypes, type Activity, type Middleware, type TurnContext } from 'botbuilder';
 import { findChoices } from 'botbuilder-dialogs';
-import { agentMarkOf } from '../../adapters/shared/channel.js';
+import { agentMarkOf } from '../engine/channel.js';
 import { handoffNotice, isHandoffNotice, type HandoffHub } from './hub.js';
 import { HANDOFF_REQUESTER, type HandoffRequester, type Owner } from './types.js';
 

@@ -261,3 +261,51 @@ export function setFileSizeLimit(pid: number, soft: string): string {
   execFileSync('prlimit', ['--pid', String(pid), `--fsize=${soft}:`]);
   return previous;
 }
+
+/** The Direct Line secret of the web chat fault tests (so tokens stay valid across a restart). */
+export const DL_SECRET = 'fault-directline-secret-0123456789-abcdef';
+
+/** The environment of a server with only web chat on (no Meta channel). */
+export function webchatEnv(dataDir: string, knowledgeDir = KNOWLEDGE_DIR): Record<string, string> {
+  return { DATA_DIR: dataDir, KNOWLEDGE_DIR: knowledgeDir, LOG_LEVEL: 'error', DIRECTLINE_SECRET: DL_SECRET };
+}
+
+/** Starts a Direct Line conversation with the secret, as a site's backend would. */
+export async function startWebChatConversation(url: string): Promise<{ conversationId: string; token: string }> {
+  const res = await fetch(`${url}/v3/directline/conversations`, { method: 'POST', headers: { Authorization: `Bearer ${DL_SECRET}` } });
+  if (res.status !== 201) throw new Error(`POST conversations answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as { conversationId: string; token: string };
+}
+
+/** Posts a web chat message; `status` 0 when the connection failed (the server died), `id` from a 200. */
+export async function postWebChat(url: string, c: { conversationId: string; token: string }, text: string, clientActivityID: string): Promise<{ status: number; id?: string }> {
+  try {
+    const res = await fetch(`${url}/v3/directline/conversations/${c.conversationId}/activities`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${c.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ type: 'message', text, from: { id: 'customer' }, channelData: { clientActivityID } }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const body = (await res.json().catch(() => ({}))) as { id?: string };
+    return { status: res.status, id: body.id };
+  } catch {
+    return { status: 0 };
+  }
+}
+
+/** Every web chat conversation log under `dataDir` (the file store's `webchat/<id>.jsonl`). */
+export async function readWebChatLogs(dataDir: string, conversationIds: string[]): Promise<Map<string, Partial<Activity>[]>> {
+  const { readFile } = await import('node:fs/promises');
+  const logs = new Map<string, Partial<Activity>[]>();
+  for (const id of conversationIds) {
+    const text = await readFile(join(dataDir, 'webchat', `${id}.jsonl`), 'utf8').catch(() => '');
+    logs.set(
+      id,
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    );
+  }
+  return logs;
+}

@@ -20,7 +20,23 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeGraph } from '../fakes/graph.js';
-import { GraphGate, message, metaEnv, post, readMetaTranscripts, reportCounts, startChild, until, type Child, type Msg } from './helpers.js';
+import {
+  GraphGate,
+  delay,
+  message,
+  metaEnv,
+  post,
+  postWebChat,
+  readMetaTranscripts,
+  readWebChatLogs,
+  reportCounts,
+  startChild,
+  startWebChatConversation,
+  until,
+  webchatEnv,
+  type Child,
+  type Msg,
+} from './helpers.js';
 
 const QUESTIONS = ['How can I pay my bill by card?', 'What are your store opening hours?', 'Where is my order?'];
 const DEBUG_DIR = join(tmpdir(), 'switchboard-sigkill-debug');
@@ -152,3 +168,104 @@ describe('faults: SIGKILL in the middle of a webhook burst', function () {
   });
 });
 
+
+/**
+ * Fault: a web chat server killed with SIGKILL under paced traffic (customers typing one message after
+ * another), restarted on the same DATA_DIR, while each customer's client sends again what was not
+ * acknowledged (same clientActivityID, as Web Chat's retry does) and repeats its last acknowledged
+ * message once (an answer lost on the way). Every acknowledged message must be answered exactly once.
+ */
+describe('faults: SIGKILL of a web chat server under paced traffic', function () {
+  this.timeout(90_000);
+  let dataDir: string;
+  let child: Child | undefined;
+
+  before(async () => (dataDir = await mkdtemp(join(tmpdir(), 'switchboard-fault-webchat-kill-'))));
+  after(async () => {
+    await child?.kill();
+    await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
+  });
+
+  it('answers every acknowledged web chat message exactly once after a restart', async () => {
+    const env = webchatEnv(dataDir);
+    child = await startChild(env);
+    const CUSTOMERS = 16;
+    const PER_CUSTOMER = 12;
+    const conversations = await Promise.all(Array.from({ length: CUSTOMERS }, () => startWebChatConversation(child!.url)));
+    const textOf = (k: number) => `${QUESTIONS[k % QUESTIONS.length]} (${k})`;
+    const clientIdOf = (c: number, k: number) => `c${c}-m${k}`;
+    /** The id answered to each clientActivityID (first 200). */
+    const acked = new Map<string, string>();
+    /** Per customer: the next message to send. */
+    const next = conversations.map(() => 0);
+    let killed = false;
+    const pace = async (url: string, c: number, stopOnKill: boolean) => {
+      while (next[c]! < PER_CUSTOMER && !(stopOnKill && killed)) {
+        const k = next[c]!;
+        const r = await postWebChat(url, conversations[c]!, textOf(k), clientIdOf(c, k));
+        if (r.status === 200 && r.id) {
+          if (!acked.has(clientIdOf(c, k))) acked.set(clientIdOf(c, k), r.id);
+          next[c] = k + 1;
+          await delay(15);
+        } else if (stopOnKill) return;
+        else await delay(50);
+      }
+    };
+    const traffic = Promise.all(conversations.map((_, c) => pace(child!.url, c, true)));
+    await until(() => acked.size >= 70, 30_000, '70 acknowledged web chat messages');
+    await child.kill();
+    killed = true;
+    await traffic;
+    const ackedBeforeKill = acked.size;
+
+    child = await startChild(env);
+    // Each customer repeats its last acknowledged message (its answer was lost), then goes on from the first unacknowledged one.
+    const repeats: { key: string; status: number; id?: string }[] = [];
+    await Promise.all(
+      conversations.map(async (conv, c) => {
+        const last = next[c]! - 1;
+        if (last >= 0) repeats.push({ key: clientIdOf(c, last), ...(await postWebChat(child!.url, conv, textOf(last), clientIdOf(c, last))) });
+        await pace(child!.url, c, false);
+      }),
+    );
+    expect(acked.size).to.equal(CUSTOMERS * PER_CUSTOMER);
+    await child.stop(); // finishes every accepted turn before exiting
+    child = undefined;
+
+    const logs = await readWebChatLogs(
+      dataDir,
+      conversations.map((x) => x.conversationId),
+    );
+    let answered = 0;
+    let repliedTwice = 0;
+    for (const [c, conv] of conversations.entries()) {
+      const log = logs.get(conv.conversationId)!;
+      const repliesTo = (id: string) => log.filter((a) => a.replyToId === id && a.from?.role !== 'user' && a.type === 'message');
+      // Direct Line's welcome has no replyToId (botbuilder leaves it out for conversationUpdate): the bot messages that answer nothing.
+      const welcome = log.filter((a) => !a.replyToId && a.from?.role !== 'user' && a.type === 'message');
+      expect(welcome.length, `welcome of customer ${c}`).to.be.greaterThan(0);
+      expect(new Set(welcome.map((a) => a.text)).size, `welcome of customer ${c} repeated`).to.equal(welcome.length);
+      for (let k = 0; k < PER_CUSTOMER; k++) {
+        const key = clientIdOf(c, k);
+        const echoes = log.filter((a) => a.from?.role === 'user' && a.channelData?.clientActivityID === key);
+        const answeredEchoes = echoes.filter((e) => repliesTo(e.id!).length > 0);
+        const replies = repliesTo(acked.get(key)!);
+        if (replies.length > 0) answered++;
+        if (answeredEchoes.length > 1 || new Set(replies.map((a) => a.text)).size !== replies.length) repliedTwice++;
+        expect(echoes.map((e) => e.id), `the acknowledged id of ${key} is in the log`).to.include(acked.get(key));
+        expect(replies.length, `replies to ${key}`).to.be.greaterThan(0);
+        expect(answeredEchoes.length, `${key} answered once`).to.equal(1);
+        expect(new Set(replies.map((a) => a.text)).size, `a reply to ${key} repeated`).to.equal(replies.length);
+      }
+    }
+    for (const r of repeats) if (r.status === 200) expect(r.id, `repeat of ${r.key} answers the first id`).to.equal(acked.get(r.key));
+    reportCounts('webchat-sigkill', {
+      sent: CUSTOMERS * PER_CUSTOMER,
+      acknowledged: acked.size,
+      acknowledgedBeforeKill: ackedBeforeKill,
+      answered,
+      answeredTwice: repliedTwice,
+      repeatsAnsweredWithFirstId: repeats.filter((r) => r.status === 200 && r.id === acked.get(r.key)).length,
+    });
+  });
+});

@@ -13,7 +13,7 @@ import { MessengerAdapter } from '../../adapters/messenger/index.js';
 import { WhatsAppAdapter } from '../../adapters/whatsapp/index.js';
 import { signBody } from '../../adapters/shared/verify.js';
 import { serializeLikeMeta } from '../../adapters/shared/sample-events.js';
-import type { BotLogic } from '../../adapters/shared/channel.js';
+import type { BotLogic } from '../../src/engine/channel.js';
 
 /** Secrets and ids shared by the rig, the fixtures and the assertions. */
 export const APP_SECRET = 'test-app-secret';

@@ -1,56 +1,38 @@
 /**
- * The durable state of one Meta channel, in one append-only JSON Lines file under DATA_DIR:
- * accepted inbound messages (the inbox), which ones are done, the last customer message time per
- * conversation (reply windows), outbound message statuses, final send failures and profile names.
+ * `FileChannelJournal`: the file backend of one channel's `ChannelJournal` (inbox and delivery log),
+ * one append-only JSON Lines file `<dir>/journal.jsonl`: accepted inbound items, which ones are done,
+ * what each turn sent, the last customer message time per conversation (reply windows), outbound
+ * message statuses, final send failures and profile names.
  *
- * Why one append-only log: a webhook must store a message before answering 200, and that write has to
+ * Why one append-only log: a channel must store a message before answering 200, and that write has to
  * stay cheap however many conversations pile up. Appends are group-committed (one write + one
- * fdatasync for every record waiting), and the file is compacted each time it is opened.
- * The one exception is a send made in a turn: it is written at once (see `recordOutbound`).
+ * fdatasync for every record waiting), and the file is compacted when it is opened and after
+ * `compactAfterBytes` of appends. The one exception is a send made in a turn: it is written at once
+ * (see `recordSend`). One process uses one DATA_DIR, so `lease` always succeeds.
  */
 import { mkdir, open, rename, readFile, type FileHandle } from 'node:fs/promises';
 import { writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Activity } from 'botbuilder';
 import { InboxStorageError } from './errors.js';
-
-/** An inbound message accepted by the webhook and not yet known to be processed. */
-export interface InboxItem {
-  /** The platform message id (`mid`, `wamid`): the dedupe key. */
-  id: string;
-  conversationId: string;
-  /** When we accepted it (ms since epoch). */
-  at: number;
-  activity: Partial<Activity>;
-  /** Whether receiving it opens the reply window (a customer message); false for e.g. reactions. */
-  opensWindow: boolean;
-}
-
-/** Where an outbound message stands, from the Send API answer and later webhooks. */
-export type MessageStatus = 'sent' | 'delivered' | 'read' | 'failed';
-
-/** A send that finally failed, recorded against its conversation so an agent can see it. */
-export interface SendFailure {
-  channelId: string;
-  conversationId: string;
-  at: string;
-  /** Meta's error code (e.g. 10, 131047), or ours (`REPLY_WINDOW_CLOSED`, `UNREACHABLE`). */
-  code: number | string;
-  subcode?: number;
-  message: string;
-  fbtraceId?: string;
-  /** The activity that was not delivered (text or summary), so nothing is silently lost. */
-  activity?: Partial<Activity>;
-  /** Outbound message id, when the failure came later as a status webhook. */
-  messageId?: string;
-}
+import {
+  DEDUPE_RETENTION_MS,
+  type AcceptResult,
+  type ChannelJournal,
+  type InboxItem,
+  type MessageStatus,
+  type SendFailure,
+  type TurnSend,
+} from './inbox.js';
 
 type Rec =
   | { t: 'in'; id: string; conv: string; at: number; activity: Partial<Activity>; win: boolean }
   | { t: 'done'; id: string }
-  | { t: 'seen'; id: string; at: number }
+  | { t: 'seen'; id: string; at: number; aid?: string }
   | { t: 'win'; conv: string; at: number }
+  /** An outbound message (statuses). Files written before the turn engine also carry the turn's send in `in`/`n`/`h`/`a`. */
   | { t: 'out'; conv: string; mid: string; at: number; in?: string; n?: number; h?: string; a?: Partial<Activity> }
+  | { t: 'send'; in: string; n: number; h: string; ids: string[]; at: number; a?: Partial<Activity> }
   | { t: 'status'; mid: string; status: MessageStatus; at: number }
   | { t: 'fail'; failure: SendFailure }
   | { t: 'profile'; conv: string; name: string }
@@ -60,46 +42,34 @@ interface Outbound {
   mid: string;
   at: number;
   status: MessageStatus;
-  /** The inbound message whose turn sent it, and the activity's place in that turn (replay after a crash). */
-  in?: string;
-  n?: number;
-  /** Hash of the activity's content, to recognise the same reply when the turn is re-run. */
-  h?: string;
-  /** The activity (summary), so a re-run turn can log a reply it no longer makes but the customer got. */
-  a?: Partial<Activity>;
 }
 
-/** Which turn sent a message: the inbound message, the activity's ordinal in the turn, and its content hash. */
-export interface TurnSend {
-  inbound: string;
-  n: number;
-  h: string;
-  activity?: Partial<Activity>;
-}
-
-/** How long a message id is remembered for dedupe (Meta retries for hours; 7 days is ample). */
-export const DEDUPE_RETENTION_MS = 7 * 24 * 3600 * 1000;
 const OUTBOUND_KEPT_PER_CONVERSATION = 50;
 const FAILURES_KEPT_PER_CONVERSATION = 50;
 /** Signed bodies we could not read, kept for a person to look at. */
 const UNPARSED_KEPT = 200;
 const STATUS_RANK: Record<MessageStatus, number> = { sent: 1, delivered: 2, read: 3, failed: 4 };
 
-/** One channel's journal file; `open` it, then use it from one adapter instance at a time. */
-export class ChannelJournal {
+/** One channel's journal file for one process; `open` it before use. */
+export class FileChannelJournal implements ChannelJournal {
   private fh?: FileHandle;
-  private readonly seen = new Map<string, number>();
+  /** Dedupe keys: when first accepted, and the activity id the channel answered with. */
+  private readonly seen = new Map<string, { at: number; aid?: string }>();
   private readonly pending = new Map<string, InboxItem>();
+  /** Pending items per conversation, in the order they were accepted. */
+  private readonly pendingByConv = new Map<string, InboxItem[]>();
+  private readonly leases = new Map<string, number>();
   private readonly windows = new Map<string, number>();
   private readonly outbound = new Map<string, Outbound[]>();
   private readonly outboundByMid = new Map<string, { conv: string; o: Outbound }>();
   private readonly failures = new Map<string, SendFailure[]>();
   private readonly profiles = new Map<string, string>();
-  /** Per inbound message not yet done: platform ids already sent, by activity ordinal in its turn. */
-  private readonly sentByInbound = new Map<string, { n: number; h: string; mids: string[]; at: number; activity?: Partial<Activity> }[]>();
+  /** Per inbound item not yet done: what its turn sent, by activity ordinal. */
+  private readonly sentByInbound = new Map<string, TurnSend[]>();
   private readonly unparsed: Rec[] = [];
   private queue: { line: string; durable: boolean; resolve: () => void; reject: (e: Error) => void }[] = [];
   private flushing?: Promise<void>;
+  private opening?: Promise<void>;
   /** True while `rewrite` replaces the file: records then wait in the queue for the new file. */
   private compacting = false;
   /** A write failed part-way: the next one starts on a new line, so the torn record does not swallow it. */
@@ -108,15 +78,25 @@ export class ChannelJournal {
   readonly file: string;
 
   /**
+   * @param dir the channel's folder, e.g. `DATA_DIR/messenger` (the file is `journal.jsonl` in it)
    * @param compactAfterBytes rewrite the file once this much was appended since the last compaction
    *   (default 32 MiB), so a long-running server's journal stays small.
    */
-  constructor(dir: string, private readonly now: () => number = Date.now, private readonly compactAfterBytes = 32 * 1024 * 1024) {
+  constructor(
+    dir: string,
+    private readonly now: () => number = Date.now,
+    private readonly compactAfterBytes = 32 * 1024 * 1024,
+  ) {
     this.file = join(dir, 'journal.jsonl');
   }
 
-  /** Loads the file (tolerating a torn last line from a crash), compacts it and opens it for appends. */
-  async open(): Promise<void> {
+  /** Loads the file (tolerating a torn last line from a crash), compacts it and opens it for appends; idempotent. */
+  open(): Promise<void> {
+    this.opening ??= this.load();
+    return this.opening;
+  }
+
+  private async load(): Promise<void> {
     await mkdir(join(this.file, '..'), { recursive: true });
     let text = '';
     try {
@@ -130,7 +110,7 @@ export class ChannelJournal {
       try {
         rec = JSON.parse(line);
       } catch {
-        continue; // a torn write at a crash: the message it held was never acknowledged, so Meta retries it
+        continue; // a torn write at a crash: the message it held was never acknowledged, so the sender retries it
       }
       this.apply(rec);
     }
@@ -141,22 +121,24 @@ export class ChannelJournal {
   private snapshot(): Rec[] {
     const cutoff = this.now() - DEDUPE_RETENTION_MS;
     const compact: Rec[] = [];
-    for (const [id, at] of this.seen) {
+    for (const [id, s] of this.seen) {
       if (this.pending.has(id)) continue;
-      if (at >= cutoff) compact.push({ t: 'seen', id, at });
+      if (s.at >= cutoff) compact.push({ t: 'seen', id, at: s.at, ...(s.aid !== undefined ? { aid: s.aid } : {}) });
       else this.seen.delete(id);
     }
     for (const [conv, at] of this.windows) compact.push({ t: 'win', conv, at });
     for (const [conv, name] of this.profiles) compact.push({ t: 'profile', conv, name });
     for (const [conv, list] of this.outbound)
       for (const o of list) {
-        compact.push({ t: 'out', conv, mid: o.mid, at: o.at, ...(o.in !== undefined && this.pending.has(o.in) ? { in: o.in, n: o.n, h: o.h, a: o.a } : {}) });
+        compact.push({ t: 'out', conv, mid: o.mid, at: o.at });
         if (o.status !== 'sent') compact.push({ t: 'status', mid: o.mid, status: o.status, at: o.at });
       }
     for (const list of this.failures.values()) for (const failure of list) compact.push({ t: 'fail', failure });
     compact.push(...this.unparsed);
-    for (const item of this.pending.values())
+    for (const item of this.pending.values()) {
       compact.push({ t: 'in', id: item.id, conv: item.conversationId, at: item.at, activity: item.activity, win: item.opensWindow });
+      for (const s of this.sentByInbound.get(item.id) ?? []) compact.push({ t: 'send', in: item.id, n: s.n, h: s.h, ids: s.ids, at: s.at, a: s.activity });
+    }
     return compact;
   }
 
@@ -164,7 +146,9 @@ export class ChannelJournal {
   private async rewrite(): Promise<void> {
     // The snapshot is taken before anything else can change: whatever is recorded from here on waits
     // in the queue (see `compacting`) and is appended to the new file once it is in place.
-    const text = this.snapshot().map((r) => JSON.stringify(r) + '\n').join('');
+    const text = this.snapshot()
+      .map((r) => JSON.stringify(r) + '\n')
+      .join('');
     this.compacting = true;
     try {
       const tmp = this.file + '.tmp';
@@ -190,22 +174,25 @@ export class ChannelJournal {
   private apply(rec: Rec): void {
     switch (rec.t) {
       case 'in':
-        this.seen.set(rec.id, rec.at);
-        this.pending.set(rec.id, { id: rec.id, conversationId: rec.conv, at: rec.at, activity: rec.activity, opensWindow: rec.win });
+        this.seen.set(rec.id, { at: rec.at, aid: rec.activity?.id });
+        this.addPending({ id: rec.id, conversationId: rec.conv, at: rec.at, activity: rec.activity, opensWindow: rec.win });
         if (rec.win) this.touchWindow(rec.conv, rec.at);
         break;
       case 'done':
-        this.pending.delete(rec.id);
-        this.sentByInbound.delete(rec.id);
+        this.removePending(rec.id);
         break;
       case 'seen':
-        this.seen.set(rec.id, rec.at);
+        this.seen.set(rec.id, { at: rec.at, aid: rec.aid });
         break;
       case 'win':
         this.touchWindow(rec.conv, rec.at);
         break;
       case 'out':
-        this.addOutbound(rec.conv, rec.mid, rec.at, rec.in !== undefined && rec.n !== undefined && rec.h !== undefined ? { inbound: rec.in, n: rec.n, h: rec.h, activity: rec.a } : undefined);
+        this.addOutbound(rec.conv, rec.mid, rec.at);
+        if (rec.in !== undefined && rec.n !== undefined && rec.h !== undefined) this.addSend(rec.in, { n: rec.n, h: rec.h, ids: [rec.mid], at: rec.at, activity: rec.a });
+        break;
+      case 'send':
+        this.addSend(rec.in, { n: rec.n, h: rec.h, ids: rec.ids, at: rec.at, activity: rec.a });
         break;
       case 'status':
         this.setStatus(rec.mid, rec.status);
@@ -227,20 +214,43 @@ export class ChannelJournal {
     }
   }
 
+  private addPending(item: InboxItem): void {
+    if (this.pending.has(item.id)) return;
+    this.pending.set(item.id, item);
+    const list = this.pendingByConv.get(item.conversationId) ?? [];
+    list.push(item);
+    this.pendingByConv.set(item.conversationId, list);
+  }
+
+  private removePending(id: string): void {
+    const item = this.pending.get(id);
+    this.sentByInbound.delete(id);
+    if (!item) return;
+    this.pending.delete(id);
+    const list = this.pendingByConv.get(item.conversationId);
+    if (!list) return;
+    const i = list.indexOf(item);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.pendingByConv.delete(item.conversationId);
+  }
+
+  /** A send of a turn; a message split in several (one record per platform id in older files) extends the same entry. */
+  private addSend(inbound: string, send: TurnSend): void {
+    const sends = this.sentByInbound.get(inbound) ?? [];
+    const same = sends.find((x) => x.n === send.n && x.h === send.h);
+    if (same) {
+      for (const id of send.ids) if (!same.ids.includes(id)) same.ids.push(id);
+    } else sends.push({ ...send, ids: [...send.ids] });
+    this.sentByInbound.set(inbound, sends);
+  }
+
   private touchWindow(conv: string, at: number) {
     if ((this.windows.get(conv) ?? 0) < at) this.windows.set(conv, at);
   }
 
-  private addOutbound(conv: string, mid: string, at: number, turn?: TurnSend) {
+  private addOutbound(conv: string, mid: string, at: number) {
     const list = this.outbound.get(conv) ?? [];
-    const o: Outbound = { mid, at, status: 'sent', ...(turn ? { in: turn.inbound, n: turn.n, h: turn.h, a: turn.activity } : {}) };
-    if (turn) {
-      const sends = this.sentByInbound.get(turn.inbound) ?? [];
-      const same = sends.find((x) => x.n === turn.n && x.h === turn.h);
-      if (same) same.mids.push(mid);
-      else sends.push({ n: turn.n, h: turn.h, mids: [mid], at, activity: turn.activity });
-      this.sentByInbound.set(turn.inbound, sends);
-    }
+    const o: Outbound = { mid, at, status: 'sent' };
     list.push(o);
     if (list.length > OUTBOUND_KEPT_PER_CONVERSATION) this.outboundByMid.delete(list.shift()!.mid);
     this.outbound.set(conv, list);
@@ -255,7 +265,7 @@ export class ChannelJournal {
     return true;
   }
 
-  /** Appends one record now, with a synchronous write, bypassing the queue (see `recordOutbound`). */
+  /** Appends one record now, with a synchronous write, bypassing the queue (see `recordSend`). */
   private writeNow(rec: Rec): void {
     const fd = this.fh!.fd;
     const buf = Buffer.from((this.torn ? '\n' : '') + JSON.stringify(rec) + '\n', 'utf8');
@@ -314,24 +324,27 @@ export class ChannelJournal {
     }
   }
 
-  /** True when this message id was already accepted (within the retention period). */
-  isDuplicate(id: string): boolean {
-    return this.seen.has(id);
-  }
+  // ---------------------------------------------------------------- Inbox
 
   /**
-   * Stores accepted messages durably (fdatasync) before the webhook answers; returns only the new ones
-   * (duplicates of earlier deliveries, or within the batch, are dropped). Throws `InboxStorageError`
-   * when the write fails, in which case nothing is marked as seen and Meta's retry will bring it again.
+   * Stores new items durably (fdatasync) before returning. Repeats (of earlier deliveries, or within
+   * the batch) are `fresh: false` with the first delivery's activity id. On a write failure nothing is
+   * marked as seen and `InboxStorageError` is thrown, so the sender's retry brings the items again.
    */
-  async accept(items: InboxItem[]): Promise<InboxItem[]> {
+  async accept(items: InboxItem[]): Promise<AcceptResult[]> {
+    const results: AcceptResult[] = [];
     const fresh: InboxItem[] = [];
     for (const item of items) {
-      if (this.seen.has(item.id)) continue;
-      this.seen.set(item.id, item.at);
+      const seen = this.seen.get(item.id);
+      if (seen) {
+        results.push({ fresh: false, activityId: seen.aid });
+        continue;
+      }
+      this.seen.set(item.id, { at: item.at, aid: item.activity.id });
       fresh.push(item);
+      results.push({ fresh: true, activityId: item.activity.id });
     }
-    if (fresh.length === 0) return fresh;
+    if (fresh.length === 0) return results;
     try {
       await this.write(
         fresh.map((i) => ({ t: 'in', id: i.id, conv: i.conversationId, at: i.at, activity: i.activity, win: i.opensWindow })),
@@ -342,72 +355,91 @@ export class ChannelJournal {
       throw err;
     }
     for (const i of fresh) {
-      this.pending.set(i.id, i);
+      this.addPending(i);
       if (i.opensWindow) this.touchWindow(i.conversationId, i.at);
     }
-    return fresh;
+    return results;
   }
 
-  /** Marks an accepted message as processed (not fsynced: a crash just before re-runs it once). */
+  /** Always granted: one process owns a DATA_DIR. The expiry only keeps the conversation out of `pendingConversations`. */
+  async lease(conversationId: string, ttlMs: number): Promise<boolean> {
+    this.leases.set(conversationId, this.now() + ttlMs);
+    return true;
+  }
+
+  async release(conversationId: string): Promise<void> {
+    this.leases.delete(conversationId);
+  }
+
+  async nextPending(conversationId: string): Promise<InboxItem | undefined> {
+    return this.pendingByConv.get(conversationId)?.[0];
+  }
+
+  /** Conversations with items not yet done and no live lease, the one waiting longest first. */
+  async pendingConversations(limit = 100): Promise<string[]> {
+    const now = this.now();
+    const waiting: { conv: string; at: number }[] = [];
+    for (const [conv, list] of this.pendingByConv) {
+      if ((this.leases.get(conv) ?? 0) > now || list.length === 0) continue;
+      waiting.push({ conv, at: list[0]!.at });
+    }
+    return waiting
+      .sort((a, b) => a.at - b.at)
+      .slice(0, limit)
+      .map((w) => w.conv);
+  }
+
+  /** Marks an item processed (not fsynced: a crash just before re-runs it once, without sending twice). */
   async done(id: string): Promise<void> {
-    this.pending.delete(id);
-    this.sentByInbound.delete(id);
+    this.removePending(id);
     await this.write([{ t: 'done', id }], false);
   }
 
-  /** Accepted messages not yet processed, oldest first: what a restart must finish. */
-  pendingItems(): InboxItem[] {
-    return [...this.pending.values()].sort((a, b) => a.at - b.at);
-  }
-
-  /** Last time the customer wrote in this conversation (ms), if ever. */
-  lastCustomerMessageAt(conversationId: string): number | undefined {
-    return this.windows.get(conversationId);
-  }
-
   /**
-   * Records a sent message. `turn` says which inbound message's turn sent it and the activity's ordinal
-   * in that turn, so a turn re-run after a crash does not send it again (see `sentInTurn`).
+   * Records a send of `inbound`'s turn. It goes to the file at once (the kernel keeps it through a
+   * SIGKILL), not after the queue's current write and fdatasync: a crash in between would make the
+   * re-run turn send it again, since only the journal tells it what the platform already has.
    */
-  async recordOutbound(conversationId: string, mid: string, turn?: TurnSend): Promise<void> {
-    const at = this.now();
-    this.addOutbound(conversationId, mid, at, turn);
-    const rec: Rec = { t: 'out', conv: conversationId, mid, at, ...(turn ? { in: turn.inbound, n: turn.n, h: turn.h, a: turn.activity } : {}) };
-    // A send made in a turn goes to the file at once (the kernel keeps it through a SIGKILL), not after
-    // the queue's current write and fdatasync: a crash in between would make the re-run turn send it
-    // again, since only the journal tells it what Meta already has (see `sentInTurn`).
-    if (!turn || !this.fh || this.compacting) return this.write([rec], false);
+  async recordSend(inbound: string, send: TurnSend): Promise<void> {
+    this.addSend(inbound, send);
+    const rec: Rec = { t: 'send', in: inbound, n: send.n, h: send.h, ids: send.ids, at: send.at, a: send.activity };
+    if (!this.fh || this.compacting) return this.write([rec], false);
     this.writeNow(rec);
   }
 
-  /**
-   * What an earlier run of this inbound message's turn (cut short by a crash) already sent, oldest
-   * first, with each activity's content hash: a re-run skips a reply with the same content.
-   */
-  sentInTurn(inbound: string): readonly { n: number; h: string; mids: string[]; at: number; activity?: Partial<Activity> }[] {
-    return this.sentByInbound.get(inbound) ?? [];
+  async sentInTurn(inbound: string): Promise<TurnSend[]> {
+    return (this.sentByInbound.get(inbound) ?? []).map((s) => ({ ...s, ids: [...s.ids] }));
   }
 
-  /** Updates one outbound message's status; returns its conversation when it changed. */
-  async recordStatus(mid: string, status: MessageStatus): Promise<string | undefined> {
-    if (!this.setStatus(mid, status)) return undefined;
-    await this.write([{ t: 'status', mid, status, at: this.now() }], false);
-    return this.outboundByMid.get(mid)?.conv;
+  // ---------------------------------------------------------------- DeliveryLog
+
+  async lastCustomerMessageAt(conversationId: string): Promise<number | undefined> {
+    return this.windows.get(conversationId);
   }
 
-  /** Marks every outbound message of a conversation sent at or before `watermark` (Messenger). */
+  async recordOutbound(conversationId: string, messageId: string): Promise<void> {
+    const at = this.now();
+    this.addOutbound(conversationId, messageId, at);
+    await this.write([{ t: 'out', conv: conversationId, mid: messageId, at }], false);
+  }
+
+  async recordStatus(messageId: string, status: MessageStatus): Promise<string | undefined> {
+    if (!this.setStatus(messageId, status)) return undefined;
+    await this.write([{ t: 'status', mid: messageId, status, at: this.now() }], false);
+    return this.outboundByMid.get(messageId)?.conv;
+  }
+
   async recordWatermark(conversationId: string, watermark: number, status: 'delivered' | 'read'): Promise<string[]> {
     const changed: string[] = [];
     for (const o of this.outbound.get(conversationId) ?? []) if (o.at <= watermark && (await this.recordStatus(o.mid, status))) changed.push(o.mid);
     return changed;
   }
 
-  statusOf(mid: string): MessageStatus | undefined {
-    return this.outboundByMid.get(mid)?.o.status;
+  async statusOf(messageId: string): Promise<MessageStatus | undefined> {
+    return this.outboundByMid.get(messageId)?.o.status;
   }
 
-  /** Outbound messages of a conversation with their statuses, oldest first. */
-  outboundOf(conversationId: string): { mid: string; at: Date; status: MessageStatus }[] {
+  async outboundOf(conversationId: string): Promise<{ mid: string; at: Date; status: MessageStatus }[]> {
     return (this.outbound.get(conversationId) ?? []).map((o) => ({ mid: o.mid, at: new Date(o.at), status: o.status }));
   }
 
@@ -416,7 +448,7 @@ export class ChannelJournal {
     await this.write([{ t: 'fail', failure }], true);
   }
 
-  failuresOf(conversationId: string): SendFailure[] {
+  async failuresOf(conversationId: string): Promise<SendFailure[]> {
     return [...(this.failures.get(conversationId) ?? [])];
   }
 
@@ -426,11 +458,11 @@ export class ChannelJournal {
     await this.write([{ t: 'profile', conv: conversationId, name }], false);
   }
 
-  profileName(conversationId: string): string | undefined {
+  async profileName(conversationId: string): Promise<string | undefined> {
     return this.profiles.get(conversationId);
   }
 
-  /** Keeps a signed body our schema could not read, so it is not lost; answered 200 so Meta does not disable the webhook. */
+  /** Keeps a signed body the channel could not read, so it is not lost. */
   async recordUnparsed(body: string, reason: string): Promise<void> {
     const rec: Rec = { t: 'unparsed', at: this.now(), reason, body };
     this.apply(rec);
@@ -439,9 +471,11 @@ export class ChannelJournal {
 
   /** Waits for queued writes, then closes the file. */
   async close(): Promise<void> {
+    await this.opening?.catch(() => undefined);
     while (this.flushing) await this.flushing;
     const fh = this.fh;
     this.fh = undefined;
+    this.leases.clear();
     await fh?.close();
   }
 }
