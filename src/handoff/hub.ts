@@ -3,6 +3,10 @@
  * queue order, claims, transfers, resolution, position and wait estimates, and the live event stream
  * the agent console listens to. `HandoffMiddleware` uses it on the bot side, the agent API on the
  * console side; proactive messages go out through each channel adapter's `continueConversationAsync`.
+ *
+ * With several instances on one database, the hub's events travel on the `EventBus` (hub-events.ts),
+ * presence is shared through it (presence.ts), and the hub keeps its caches (owners, handling times)
+ * right from what the other instances publish.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -16,11 +20,14 @@ import {
   type TranscriptInfo,
   type TranscriptStore,
 } from 'botbuilder';
-import type { MountableAdapter, ReplyWindow } from '../../adapters/shared/channel.js';
+import type { MountableAdapter, ReplyWindow } from '../engine/channel.js';
 import type { KnowledgeSearcher } from '../knowledge/types.js';
+import { LocalEventBus, type EventBus } from '../engine/bus.js';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { BusinessHours } from './business-hours.js';
+import { HubEventStream, type HubEvent } from './hub-events.js';
+import { AgentPresence } from './presence.js';
 import {
   ConflictError,
   ConversationNotFoundError,
@@ -64,15 +71,7 @@ export interface AgentRef {
   capacity?: number;
 }
 
-/** What the console hears, live. */
-export type HubEvent =
-  | {
-      type: 'conversation';
-      change: 'seen' | 'queued' | 'summarized' | 'claimed' | 'transferred' | 'resolved' | 'cancelled' | 'noted';
-      conversation: ConversationRecord;
-    }
-  | { type: 'message'; conversationId: string; activity: Partial<Activity> }
-  | { type: 'presence'; agentsOnline: string[] };
+export type { HubEvent } from './hub-events.js';
 
 /** The result of a handoff request: what the middleware tells the customer. */
 export interface HandoffOutcome {
@@ -134,6 +133,13 @@ export interface HandoffHubOptions {
   logger?: Logger;
   /** Passed to `continueConversationAsync` (our adapters ignore it). */
   botAppId?: string;
+  /**
+   * Carries events and presence to the other instances (a `PgEventBus`); default: this process only.
+   * The hub does not close it: whoever opened it does, after `hub.close()`.
+   */
+  bus?: EventBus;
+  /** Presence heartbeat and expiry (defaults: 10 s and 30 s; see presence.ts). */
+  presence?: { heartbeatMs?: number; expiryMs?: number };
 }
 
 /** Orders the queue: higher priority first, then first come first served. */
@@ -147,8 +153,10 @@ function median(values: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/** The queue and its live events; one per server (a PostgreSQL store would let several share the queue). */
+/** The queue and its live events; one per server, several servers sharing one store and one bus. */
 export class HandoffHub {
+  /** Names this hub in the events and presence it publishes. */
+  readonly instanceId = randomUUID();
   readonly store: QueueStore;
   readonly strings: HandoffStrings;
   readonly adapters: Record<string, ChannelAdapter>;
@@ -156,10 +164,10 @@ export class HandoffHub {
   readonly knowledge?: KnowledgeSearcher;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly listeners = new Set<(e: HubEvent) => void>();
-  private readonly presence = new Map<string, number>();
-  /** Owner of each conversation this process saved or read, for the synchronous send filter. */
-  private readonly owners = new Map<string, Owner>();
+  private readonly events: HubEventStream;
+  private readonly presence: AgentPresence;
+  /** Owner (and the record version it was read at) of each conversation saved, read or heard of, for the synchronous send filter. */
+  private readonly owners = new Map<string, { owner: Owner; version: number }>();
   private handlingTimes?: number[];
 
   constructor(private readonly options: HandoffHubOptions) {
@@ -170,6 +178,23 @@ export class HandoffHub {
     this.knowledge = options.knowledge;
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger;
+    const bus = options.bus ?? new LocalEventBus();
+    this.events = new HubEventStream(bus, this.instanceId, this.logger, (e) => this.heard(e));
+    this.presence = new AgentPresence({
+      bus,
+      instanceId: this.instanceId,
+      clock: this.clock,
+      logger: this.logger,
+      onChange: (agentsOnline) => this.events.deliver({ type: 'presence', agentsOnline }),
+      ...options.presence,
+    });
+  }
+
+  /** Stops the presence heartbeat (telling other instances this one's agents are gone) and stops listening to the bus. */
+  async close(): Promise<void> {
+    this.presence.close();
+    this.events.close();
+    await this.settled();
   }
 
   /** The sentences for a customer's locale (the configured `strings` when given, else the bot's strings file). */
@@ -179,39 +204,36 @@ export class HandoffHub {
 
   // ---- events and presence -------------------------------------------------------------------
 
-  /** Listens to queue and message events; returns the function that stops listening. */
+  /** Listens to queue, message and presence events from every instance; returns the function that stops listening. */
   subscribe(listener: (e: HubEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.events.subscribe(listener);
   }
 
-  private emit(e: HubEvent): void {
-    for (const l of this.listeners) {
-      try {
-        l(e);
-      } catch (err) {
-        this.logger.warn('hub listener failed', { error: (err as Error).message });
-      }
-    }
+  private emit(e: Exclude<HubEvent, { type: 'presence' }>): void {
+    this.events.publish(e);
   }
 
-  /** Marks an agent online while a console is connected; returns the release function. */
+  /** Keeps this instance's caches right when another instance changed a conversation. */
+  private heard(e: HubEvent): void {
+    if (e.type !== 'conversation') return;
+    this.remember(e.conversation);
+    if (e.change === 'resolved') this.handlingTimes = undefined; // read again, with the other instance's handling time
+  }
+
+  /** Records an owner unless a newer version of the conversation is already known (events and reads can cross). */
+  private remember(r: ConversationRecord): void {
+    const known = this.owners.get(r.id);
+    if (!known || known.version <= r.version) this.owners.set(r.id, { owner: r.owner, version: r.version });
+  }
+
+  /** Marks an agent online (on every instance) while a console is connected; returns the release function. */
   agentConnected(agentId: string): () => void {
-    this.presence.set(agentId, (this.presence.get(agentId) ?? 0) + 1);
-    this.emit({ type: 'presence', agentsOnline: this.onlineAgents() });
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const n = (this.presence.get(agentId) ?? 1) - 1;
-      if (n <= 0) this.presence.delete(agentId);
-      else this.presence.set(agentId, n);
-      this.emit({ type: 'presence', agentsOnline: this.onlineAgents() });
-    };
+    return this.presence.connect(agentId);
   }
 
+  /** Agents with a console open on any instance. */
   onlineAgents(): string[] {
-    return [...this.presence.keys()];
+    return this.presence.online();
   }
 
   /** Whether agents work now (always true without configured business hours). */
@@ -223,7 +245,7 @@ export class HandoffHub {
 
   async get(id: string): Promise<ConversationRecord | undefined> {
     const r = await this.store.get(id);
-    if (r) this.owners.set(id, r.owner);
+    if (r) this.remember(r);
     return r;
   }
 
@@ -242,7 +264,7 @@ export class HandoffHub {
 
   /** The owner as last seen by this process, without I/O (the middleware's send filter needs it synchronously). */
   knownOwner(id: string): Owner | undefined {
-    return this.owners.get(id);
+    return this.owners.get(id)?.owner;
   }
 
   /** 1-based place in the queue (among everyone waiting, by priority then time), or undefined when not queued. */
@@ -344,7 +366,7 @@ export class HandoffHub {
     };
     try {
       const saved = await this.store.save(record);
-      this.owners.set(saved.id, saved.owner);
+      this.remember(saved);
       this.emit({ type: 'conversation', change: 'seen', conversation: saved });
       return saved;
     } catch (err) {
@@ -361,7 +383,7 @@ export class HandoffHub {
       next.updatedAt = this.clock.now().toISOString();
       try {
         const saved = await this.store.save(next);
-        this.owners.set(id, saved.owner);
+        this.remember(saved);
         return saved;
       } catch (err) {
         if (!(err instanceof VersionConflictError)) throw err;
@@ -554,8 +576,9 @@ export class HandoffHub {
       assignedAt = r.assignedAt;
       return { ...r, owner: 'bot', agentId: undefined, agentName: by.name, resolvedAt: now };
     });
-    if (assignedAt) {
-      const times = await this.recentHandlingTimes();
+    // A cold cache is read from the store, which already holds this resolution: add it only to a warm one.
+    const times = this.handlingTimes;
+    if (assignedAt && times) {
       times.push(Date.parse(now) - Date.parse(assignedAt));
       if (times.length > WAIT_SAMPLE_SIZE) times.shift();
     }
