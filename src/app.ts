@@ -11,17 +11,17 @@ import type { Config } from './config.js';
 import { systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './log.js';
 import { LISTEN_BACKLOG, createServer } from './server.js';
-import { LowdbStorage, LowdbTranscriptStore, TurnSafeTranscriptLogger, storageHealthCheck } from './storage/index.js';
+import { TurnSafeTranscriptLogger } from './storage/index.js';
+import { openBackend, type AppTranscriptStore, type Backend } from './backend.js';
 import { KnowledgeBase } from './knowledge/knowledge-base.js';
 import { FaqBot } from './bot/faq-bot.js';
 import { InsightsStore } from './bot/insights.js';
 import { t } from './bot/strings.js';
-import { FileQueueStore } from './handoff/file-queue-store.js';
 import { HandoffHub, type ChannelAdapter } from './handoff/hub.js';
 import { HandoffMiddleware } from './handoff/middleware.js';
 import { BusinessHours } from './handoff/business-hours.js';
 import { warmUpSummary } from './handoff/summary.js';
-import { AgentAccounts } from './agent/accounts.js';
+import type { AgentAccountStore } from './agent/accounts.js';
 import { mountAgentApi } from './agent/api.js';
 import { mountDemoPage } from './web/demo-page.js';
 import { WebChatAdapter, loadOrCreateDirectLineSecret } from '../adapters/webchat/index.js';
@@ -49,12 +49,14 @@ export interface App {
   server: restify.Server;
   knowledge: KnowledgeBase;
   hub: HandoffHub;
-  accounts: AgentAccounts;
-  transcripts: LowdbTranscriptStore;
+  accounts: AgentAccountStore;
+  transcripts: AppTranscriptStore;
+  /** Files in DATA_DIR or PostgreSQL (DATABASE_URL), with this process's instance id. */
+  backend: Backend;
   adapters: Record<string, ChannelAdapter & MountableAdapter>;
   /** Starts listening; returns the base URL (port 0 picks a free port). */
   listen(port?: number, host?: string): Promise<string>;
-  /** Stops accepting requests, then closes adapters, watchers and files. */
+  /** Stops accepting requests, then closes adapters, the hub, watchers, files and the database. */
   close(): Promise<void>;
 }
 
@@ -64,17 +66,21 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const clock = options.clock ?? systemClock;
   await mkdir(config.dataDir, { recursive: true });
 
-  const storage = new LowdbStorage({ dir: config.dataDir });
-  await storage.removeStaleTempFiles();
-  const transcripts = new LowdbTranscriptStore({ dir: config.dataDir, clock });
+  const backend = await openBackend(config, { clock, logger });
+  const { storage, transcripts, bus } = backend;
   const knowledge = await KnowledgeBase.open(config.knowledgeDir, { clock, logger: logger.child('knowledge'), watch: options.watchKnowledge ?? true });
 
   const adapters: Record<string, ChannelAdapter & MountableAdapter> = {};
   // A message is finished only once its turn's transcript is on disk (else it runs again after a restart).
   const settle = (a: Partial<Activity>) => transcripts.whenWritten(a.channelId ?? '', a.conversation?.id ?? '');
   const webchat = new WebChatAdapter({
-    secret: await loadOrCreateDirectLineSecret(config.dataDir, config.directLineSecret),
+    // Every instance must sign and verify with the same secret: on PostgreSQL a generated one is kept there.
+    secret: config.directLineSecret || !backend.sharedDirectLineSecret ? await loadOrCreateDirectLineSecret(config.dataDir, config.directLineSecret) : await backend.sharedDirectLineSecret(),
     dataDir: config.dataDir,
+    store: backend.webchatStore,
+    inbox: backend.journal('webchat'),
+    bus,
+    publicUrl: config.publicUrl,
     clock,
     logger: logger.child('webchat'),
     settle,
@@ -91,18 +97,19 @@ export async function buildApp(options: AppOptions): Promise<App> {
     unsupportedText: t('en', 'unsupportedMessage'),
   };
   if (config.messenger) {
-    const messenger = new MessengerAdapter({ ...meta, messenger: config.messenger, logger: logger.child('messenger') });
+    const messenger = new MessengerAdapter({ ...meta, messenger: config.messenger, journal: backend.journal('messenger'), logger: logger.child('messenger') });
     adapters[messenger.channelId] = messenger;
   }
   if (config.whatsapp) {
-    const whatsapp = new WhatsAppAdapter({ ...meta, whatsapp: config.whatsapp, logger: logger.child('whatsapp') });
+    const whatsapp = new WhatsAppAdapter({ ...meta, whatsapp: config.whatsapp, journal: backend.journal('whatsapp'), logger: logger.child('whatsapp') });
     adapters[whatsapp.channelId] = whatsapp;
   }
 
   const businessHours = new BusinessHours(config.businessHours, config.businessTimeZone);
   warmUpSummary(); // the recognizers' models, built now rather than in the first customer's handoff (~0.6 s)
   const hub = new HandoffHub({
-    store: await FileQueueStore.open(config.dataDir),
+    store: backend.queue,
+    bus,
     transcripts,
     adapters,
     knowledge,
@@ -121,7 +128,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     logger: logger.child('bot'),
   });
 
-  const server = createServer({ logger, health: [knowledge.healthCheck(), storageHealthCheck(config.dataDir)] });
+  const server = createServer({ logger, trustProxy: config.trustProxy, health: [knowledge.healthCheck(), ...backend.health] });
   const logic = (context: TurnContext) => bot.run(context);
   const handoff = new HandoffMiddleware(hub);
   for (const adapter of Object.values(adapters)) {
@@ -132,8 +139,8 @@ export async function buildApp(options: AppOptions): Promise<App> {
     adapter.mount(server, logic);
   }
   mountDemoPage(server, { tokens: webchat, peopleHours: businessHours.describe(), logger: logger.child('web') });
-  const accounts = await AgentAccounts.open(config.dataDir);
-  mountAgentApi(server, { hub, accounts, knowledge, insights, clock, logger: logger.child('agent') });
+  const { accounts, sessions } = backend.agents;
+  mountAgentApi(server, { hub, accounts, sessions, knowledge, insights, clock, logger: logger.child('agent') });
 
   let closed = false;
   return {
@@ -142,6 +149,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     hub,
     accounts,
     transcripts,
+    backend,
     adapters,
     listen: (port = config.port, host = config.host) =>
       new Promise((resolve, reject) => {
@@ -157,7 +165,10 @@ export async function buildApp(options: AppOptions): Promise<App> {
       closed = true;
       await new Promise<void>((resolve) => server.close(() => resolve()));
       for (const adapter of Object.values(adapters)) await adapter.close?.();
+      await hub.close();
+      await backend.agents.sessions.close?.();
       await knowledge.close();
+      await backend.close();
     },
   };
 }

@@ -40,6 +40,7 @@ import type { Clock } from '../../src/clock.js';
 import { systemClock } from '../../src/clock.js';
 import type { Logger } from '../../src/log.js';
 import { DEFAULT_MAX_BODY_BYTES } from '../../src/server.js';
+import { requestInfo } from '../../src/security/proxy.js';
 import { DEFAULT_RATE_LIMITS, enforceRateLimit, makeLimiter, type RateLimiter, type RateLimitOptions } from '../../src/security/rate-limit.js';
 import {
   CORS_ALLOWED_HEADERS,
@@ -362,8 +363,9 @@ export class WebChatAdapter extends TurnEngineAdapter {
 
   private origin(req: IncomingMessage): string {
     if (this.options.publicUrl) return this.options.publicUrl.replace(/\/+$/, '');
-    const secure = Boolean((req.socket as { encrypted?: boolean }).encrypted);
-    return `${secure ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}`;
+    // Behind TRUST_PROXY hops the protocol and host the customer used (a TLS-terminating proxy: wss://).
+    const { protocol, host } = requestInfo(req);
+    return `${protocol}://${host}`;
   }
 
   private streamUrl(req: IncomingMessage, conversationId: string, userId: string, watermark?: number): string {

@@ -12,37 +12,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Activity } from 'botbuilder';
 
-/** One web chat conversation. */
-export interface WebChatConversation {
-  id: string;
-  /** The user the conversation's tokens speak for. */
-  userId: string;
-  createdAt: string;
-  /** Set once the bot has been told the conversation started (conversationUpdate); never sent twice. */
-  startedAt?: string;
-  locale?: string;
-}
-
-/** A page of the activity log: `activities` from the asked watermark, and the watermark after them. */
-export interface ActivityPage {
-  activities: Partial<Activity>[];
-  watermark: number;
-}
-
-/**
- * Storage for web chat conversations. Watermarks are positions in the log: `read(id, w)` returns the
- * entries from position `w`, and `append` returns the position after the new entry.
- * Implement it on a server database to run several instances (their sockets then need a pub/sub too).
- */
-export interface WebChatConversationStore {
-  getConversation(id: string): Promise<WebChatConversation | undefined>;
-  saveConversation(conversation: WebChatConversation): Promise<void>;
-  /** Appends one activity; `build(position)` makes it, so its id can carry its position. Serialised per conversation. */
-  append(id: string, build: (position: number) => Partial<Activity>): Promise<{ activity: Partial<Activity>; watermark: number }>;
-  /** Up to `limit` activities from position `watermark`. */
-  read(id: string, watermark: number, limit: number): Promise<ActivityPage>;
-  close(): Promise<void>;
-}
+export type { WebChatConversation, ActivityPage, WebChatConversationStore } from '../../src/engine/conversation-store.js';
+import type { WebChatConversation, ActivityPage, WebChatConversationStore } from '../../src/engine/conversation-store.js';
 
 /** Options of {@link FileConversationStore}. */
 export interface FileConversationStoreOptions {

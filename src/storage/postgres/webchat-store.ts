@@ -12,7 +12,7 @@
  *   const adapter = new WebChatAdapter({ store, ... });
  */
 import type { Activity } from 'botbuilder';
-import type { ActivityPage, WebChatConversation, WebChatConversationStore } from '../../../adapters/webchat/store.js';
+import type { ActivityPage, WebChatConversation, WebChatConversationStore } from '../../engine/conversation-store.js';
 import type { Database } from './database.js';
 
 /** `WebChatConversationStore` on PostgreSQL; the `Database` is the caller's (close it there). */
