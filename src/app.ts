@@ -84,6 +84,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     clock,
     logger: logger.child('webchat'),
     settle,
+    leaseTtlMs: config.turnLeaseMs,
   });
   adapters[webchat.channelId] = webchat;
   const meta = {
@@ -94,6 +95,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
     sleep: options.sleep,
     retry: options.retry,
     settle,
+    leaseTtlMs: config.turnLeaseMs,
     unsupportedText: t('en', 'unsupportedMessage'),
   };
   if (config.messenger) {

@@ -42,6 +42,8 @@ export const configSchema = z.object({
   DATABASE_URL: optionalSecret.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), 'must start with postgres:// or postgresql://'),
   /** How many reverse-proxy hops' X-Forwarded-For/-Proto/-Host to believe (0: none). */
   TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
+  /** How long an instance holds a conversation's turns before another may take them over (it renews while it runs). */
+  TURN_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   /** The address customers reach, e.g. https://chat.example.com (Direct Line stream URLs derive from it). */
   PUBLIC_URL: optionalSecret.refine((v) => v === undefined || /^https?:\/\/[^/]+/.test(v), 'must be an http(s) origin such as https://chat.example.com'),
   /** IANA time zone and hours in which agents answer, e.g. "Mon-Fri 09:00-18:00". */
@@ -83,6 +85,8 @@ export interface Config {
   databaseUrl?: string;
   /** Reverse-proxy hops whose forwarding headers are believed. */
   trustProxy: number;
+  /** A conversation's lease, in ms: how soon the other instances run the turns of one that died. */
+  turnLeaseMs: number;
   /** Public origin without a trailing slash, e.g. `https://chat.example.com`. */
   publicUrl?: string;
   businessTimeZone: string;
@@ -146,6 +150,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     directLineSecret: raw.DIRECTLINE_SECRET,
     databaseUrl: raw.DATABASE_URL,
     trustProxy: raw.TRUST_PROXY,
+    turnLeaseMs: raw.TURN_LEASE_SECONDS * 1000,
     publicUrl: raw.PUBLIC_URL?.replace(/\/+$/, ''),
     businessTimeZone: raw.BUSINESS_TIMEZONE,
     businessHours: raw.BUSINESS_HOURS,

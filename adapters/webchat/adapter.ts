@@ -34,6 +34,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { agentMarkOf, type BotLogic } from '../../src/engine/channel.js';
 import { TurnEngineAdapter, contentHash, summarizeActivity, type TurnEngineOptions } from '../../src/engine/turn-engine.js';
 import { FileChannelJournal } from '../../src/engine/file-journal.js';
+import { InboxStorageError } from '../../src/engine/errors.js';
+import { isUnavailable } from '../../src/storage/postgres/database.js';
 import { LocalEventBus, type EventBus } from '../../src/engine/bus.js';
 import type { Inbox, InboxItem, TurnSend } from '../../src/engine/inbox.js';
 import type { Clock } from '../../src/clock.js';
@@ -232,7 +234,7 @@ export class WebChatAdapter extends TurnEngineAdapter {
       res.json(200, { conversationId: conv, token: this.tokens.issue(conv, user, this.tokenTtl), expires_in: this.tokenTtl });
     });
 
-    server.post(`${p}/conversations`, async (req: Request, res: Response) => {
+    server.post(`${p}/conversations`, storageOutageAs503(async (req: Request, res: Response) => {
       const auth = this.authenticateLimited(req, res, 'conversations');
       const body = await this.parse(req, startBodySchema, 'conversations');
       const conversationId = auth.kind === 'token' ? auth.claims.conv : newId();
@@ -244,9 +246,9 @@ export class WebChatAdapter extends TurnEngineAdapter {
         expires_in: this.tokenTtl,
         streamUrl: this.streamUrl(req, conversationId, userId),
       });
-    });
+    }));
 
-    server.get(`${p}/conversations/:conversationId`, async (req: Request, res: Response) => {
+    server.get(`${p}/conversations/:conversationId`, storageOutageAs503(async (req: Request, res: Response) => {
       const { conversation } = await this.conversationFor(req);
       const watermark = this.watermarkOf(req);
       res.json(200, {
@@ -255,28 +257,28 @@ export class WebChatAdapter extends TurnEngineAdapter {
         expires_in: this.tokenTtl,
         streamUrl: this.streamUrl(req, conversation.id, conversation.userId, watermark),
       });
-    });
+    }));
 
-    server.get(`${p}/conversations/:conversationId/activities`, async (req: Request, res: Response) => {
+    server.get(`${p}/conversations/:conversationId/activities`, storageOutageAs503(async (req: Request, res: Response) => {
       const { conversation } = await this.conversationFor(req);
       const page = await this.store.read(conversation.id, this.watermarkOf(req), PAGE_SIZE);
       res.json(200, { activities: page.activities, watermark: String(page.watermark) });
-    });
+    }));
 
-    server.post(`${p}/conversations/:conversationId/activities`, async (req: Request, res: Response) => {
+    server.post(`${p}/conversations/:conversationId/activities`, storageOutageAs503(async (req: Request, res: Response) => {
       const { conversation, auth } = await this.conversationFor(req);
       const raw = await readJsonBody(req, this.maxBody);
       const parsed = inboundActivitySchema.safeParse(raw);
       if (!parsed.success) throw badRequest('POST activities', parsed.error);
       const id = await this.receive(conversation, parsed.data, auth, req);
       res.json(200, { id });
-    });
+    }));
 
-    server.post(`${p}/conversations/:conversationId/upload`, async (req: Request, res: Response) => {
+    server.post(`${p}/conversations/:conversationId/upload`, storageOutageAs503(async (req: Request, res: Response) => {
       await this.conversationFor(req);
       req.resume();
       throw new errors.UnsupportedMediaTypeError('upload: this server does not accept file attachments; send the message as text');
-    });
+    }));
 
     this.httpServer = server.server as unknown as NonNullable<WebChatAdapter['httpServer']>;
     this.httpServer.on('upgrade', this.onUpgrade);
@@ -675,6 +677,21 @@ export class WebChatAdapter extends TurnEngineAdapter {
       }
     }
   }
+}
+
+/**
+ * Wraps a route so a storage outage — the database unreachable, the inbox not writable — answers
+ * 503 `{code, message}` (the client sends again) rather than restify's 500; other errors pass as they are.
+ */
+function storageOutageAs503(handler: (req: Request, res: Response) => Promise<void>) {
+  return async (req: Request, res: Response): Promise<void> => {
+    try {
+      await handler(req, res);
+    } catch (err) {
+      if (err instanceof errors.HttpError || !(err instanceof InboxStorageError || isUnavailable(err))) throw err;
+      throw new errors.ServiceUnavailableError('web chat: storage is unavailable right now; send the request again in a few seconds');
+    }
+  };
 }
 
 /** Direct Line style ids: `<conversationId>|<position>`, unique per conversation and sortable. */

@@ -6,6 +6,8 @@
  * - Direct Line customers open a conversation with a token and post activities; their reply is the
  *   bot's activity on the conversation's WebSocket stream;
  * - agents sign in through the agent API and keep the console's server-sent-event stream open.
+ * With several instances (bench/scale.ts) each customer spreads its requests over them round-robin,
+ * as a load balancer without session affinity would.
  */
 import http from 'node:http';
 import { WebSocket } from 'ws';
@@ -67,6 +69,23 @@ export function closeHttp(): void {
   agent.destroy();
 }
 
+/**
+ * The instances one customer's requests go to, round-robin from `start` (a load balancer without
+ * session affinity); with one URL every request goes there.
+ */
+export class RoundRobin {
+  private n: number;
+  constructor(readonly urls: readonly string[], start = 0) {
+    if (urls.length === 0) throw new Error('bench/load: RoundRobin needs at least one instance URL');
+    this.n = start;
+  }
+  next(): string {
+    return this.urls[this.n++ % this.urls.length]!;
+  }
+}
+
+const roundRobin = (target: string | RoundRobin) => (typeof target === 'string' ? new RoundRobin([target]) : target);
+
 /** One customer message's outcome. */
 export interface TurnResult {
   /** POST sent → first bot message for this customer arrived. */
@@ -125,8 +144,10 @@ let mids = 0;
 
 /** A Messenger or WhatsApp customer: signed webhooks in, replies at the fake Graph API. */
 export class MetaCustomer extends Customer {
-  constructor(channel: 'messenger' | 'whatsapp', id: string, private readonly baseUrl: string) {
+  private readonly instances: RoundRobin;
+  constructor(channel: 'messenger' | 'whatsapp', id: string, target: string | RoundRobin) {
     super(channel, id);
+    this.instances = roundRobin(target);
   }
   protected async post(text: string): Promise<void> {
     const raw =
@@ -134,33 +155,44 @@ export class MetaCustomer extends Customer {
         ? serializeLikeMeta(messengerTextWebhook({ psid: this.id, text, mid: `m_bench_${++mids}_${Date.now()}` }))
         : serializeLikeMeta(whatsappTextWebhook({ waId: this.id, name: 'Bench Customer', text, phoneNumberId: SECRETS.phoneNumberId, wamid: `wamid.bench${++mids}x${Date.now()}` }));
     const secret = this.channel === 'messenger' ? SECRETS.messenger : SECRETS.whatsapp;
-    const res = await request(`${this.baseUrl}/webhooks/${this.channel}`, 'POST', { 'content-type': 'application/json', 'x-hub-signature-256': signBody(raw, secret) }, raw);
+    const res = await request(`${this.instances.next()}/webhooks/${this.channel}`, 'POST', { 'content-type': 'application/json', 'x-hub-signature-256': signBody(raw, secret) }, raw);
     if (res.status !== 200) throw new Error(`${this.channel} webhook answered ${res.status} ${res.text.slice(0, 200)}`);
   }
 }
 
-/** A Direct Line customer: token, conversation, WebSocket stream, activities posted over HTTP. */
+/**
+ * A Direct Line customer: token, conversation, WebSocket stream, activities posted over HTTP. With
+ * several instances the WebSocket is held by the first one `target` names, and every HTTP request
+ * (token, conversation, each activity) goes round-robin to the others, so each reply crosses instances.
+ */
 export class DirectLineCustomer extends Customer {
   private ws?: WebSocket;
   private token = '';
   private conversationId = '';
   private n = 0;
-  constructor(id: string, private readonly baseUrl: string) {
+  private readonly socketUrl: string;
+  private readonly http: RoundRobin;
+  constructor(id: string, target: string | RoundRobin) {
     super('webchat', id);
+    const instances = roundRobin(target);
+    this.socketUrl = instances.next();
+    const others = instances.urls.filter((u) => u !== this.socketUrl);
+    this.http = others.length ? new RoundRobin(others, Math.floor(Math.random() * others.length)) : instances;
   }
 
   /** Starts the conversation; with `welcome`, waits (up to 15 s) for the bot's first message so it is not taken for a reply. */
   async open(welcome: boolean): Promise<void> {
-    const dl = `${this.baseUrl}/v3/directline`;
-    const gen = await request(`${dl}/tokens/generate`, 'POST', { authorization: `Bearer ${SECRETS.directLine}`, 'content-type': 'application/json' }, JSON.stringify({ user: { id: this.id } }));
+    const gen = await request(`${this.http.next()}/v3/directline/tokens/generate`, 'POST', { authorization: `Bearer ${SECRETS.directLine}`, 'content-type': 'application/json' }, JSON.stringify({ user: { id: this.id } }));
     if (gen.status !== 200) throw new Error(`tokens/generate answered ${gen.status} ${gen.text.slice(0, 200)}`);
     this.token = (JSON.parse(gen.text) as { token: string }).token;
-    const conv = await request(`${dl}/conversations`, 'POST', { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' }, '{}');
+    const conv = await request(`${this.http.next()}/v3/directline/conversations`, 'POST', { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' }, '{}');
     if (conv.status !== 201 && conv.status !== 200) throw new Error(`conversations answered ${conv.status} ${conv.text.slice(0, 200)}`);
     const started = JSON.parse(conv.text) as { conversationId: string; streamUrl: string; token: string };
     this.conversationId = started.conversationId;
     this.token = started.token ?? this.token;
-    const ws = new WebSocket(started.streamUrl);
+    const stream = new URL(started.streamUrl);
+    stream.host = new URL(this.socketUrl).host; // the instance that answered need not be the one holding the socket
+    const ws = new WebSocket(stream.toString());
     this.ws = ws;
     const welcomed = new Promise<void>((resolve) => {
       ws.on('message', (data) => {
@@ -181,7 +213,7 @@ export class DirectLineCustomer extends Customer {
 
   protected async post(text: string): Promise<void> {
     const body = JSON.stringify({ type: 'message', from: { id: this.id, name: 'Bench Customer' }, locale: 'en-US', text, channelData: { clientActivityID: `${this.id}-${++this.n}` } });
-    const res = await request(`${this.baseUrl}/v3/directline/conversations/${encodeURIComponent(this.conversationId)}/activities`, 'POST', { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' }, body);
+    const res = await request(`${this.http.next()}/v3/directline/conversations/${encodeURIComponent(this.conversationId)}/activities`, 'POST', { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' }, body);
     if (res.status !== 200) throw new Error(`POST activities answered ${res.status} ${res.text.slice(0, 200)}`);
   }
 
@@ -203,15 +235,19 @@ export class Agents {
   private readonly requests: http.ClientRequest[] = [];
   connected = 0;
 
-  /** Signs in `count` agents (`agent0`..) and opens their `/api/agent/events` streams; resolves once each got `hello`. */
-  async connect(baseUrl: string, count: number, password: string): Promise<void> {
+  /**
+   * Signs in `count` agents (`agent0`..) and opens their `/api/agent/events` streams; resolves once each
+   * got `hello`. With several instances agent i signs in on instance i and streams from instance i + 1.
+   */
+  async connect(target: string | readonly string[], count: number, password: string): Promise<void> {
+    const urls = typeof target === 'string' ? [target] : target;
     await Promise.all(
       Array.from({ length: count }, async (_, i) => {
-        const login = await request(`${baseUrl}/api/agent/login`, 'POST', { 'content-type': 'application/json' }, JSON.stringify({ username: `agent${i}`, password }));
+        const login = await request(`${urls[i % urls.length]}/api/agent/login`, 'POST', { 'content-type': 'application/json' }, JSON.stringify({ username: `agent${i}`, password }));
         if (login.status !== 200) throw new Error(`agent login answered ${login.status} ${login.text.slice(0, 200)}`);
         const { token } = JSON.parse(login.text) as { token: string };
         await new Promise<void>((resolve, reject) => {
-          const req = http.get(`${baseUrl}/api/agent/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
+          const req = http.get(`${urls[(i + 1) % urls.length]}/api/agent/events`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
             if (res.statusCode !== 200) return reject(new Error(`agent events answered ${res.statusCode}`));
             res.setEncoding('utf8');
             let buffer = '';
