@@ -12,7 +12,6 @@ import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { JSONFile } from 'lowdb/node';
 
-export { AgentSessions, FileAgentSessions, DEFAULT_SESSION_TTL_MS, type AgentSession, type AgentSessionStore, type SessionCheck } from './sessions.js';
 /** scrypt cost parameters (OWASP's recommended minimum: N=2^17 is slower; 2^15 keeps logins ~50 ms on a small box). */
 export const SCRYPT_PARAMS = { N: 2 ** 15, r: 8, p: 1, keyLength: 64 } as const;
 /** Shortest password `agents add` accepts. */

@@ -25,6 +25,8 @@ export {
   type HubEvent,
 } from './hub.js';
 export { FileQueueStore, MemoryQueueStore } from './file-queue-store.js';
+export { PgQueueStore } from './pg-queue-store.js';
+export { AgentPresence } from './presence.js';
 export {
   ConflictError,
   ConversationNotFoundError,
