@@ -35,4 +35,20 @@ describe('configuration', () => {
     expect(() => loadConfig({ GRAPH_API_URL: 'not a url' })).to.throw(ConfigError, /GRAPH_API_URL/);
     expect(() => loadConfig({ BUSINESS_TIMEZONE: 'Mars/Olympus' })).to.throw(ConfigError, /BUSINESS_TIMEZONE/);
   });
+
+  it('uses files unless DATABASE_URL names a PostgreSQL server, and says so for anything else', () => {
+    expect(loadConfig({}).databaseUrl).to.equal(undefined);
+    expect(loadConfig({ DATABASE_URL: '' }).databaseUrl).to.equal(undefined);
+    expect(loadConfig({ DATABASE_URL: 'postgres://sb:pw@db:5432/sb' }).databaseUrl).to.equal('postgres://sb:pw@db:5432/sb');
+    expect(() => loadConfig({ DATABASE_URL: 'mysql://db/sb' })).to.throw(ConfigError, /DATABASE_URL: must start with postgres:\/\//);
+  });
+
+  it('reads TRUST_PROXY and PUBLIC_URL for a server behind a reverse proxy', () => {
+    const config = loadConfig({ TRUST_PROXY: '2', PUBLIC_URL: 'https://chat.example.com/' });
+    expect(config.trustProxy).to.equal(2);
+    expect(config.publicUrl).to.equal('https://chat.example.com');
+    expect(loadConfig({}).trustProxy).to.equal(0);
+    expect(() => loadConfig({ TRUST_PROXY: 'yes' })).to.throw(ConfigError, /TRUST_PROXY/);
+    expect(() => loadConfig({ PUBLIC_URL: 'chat.example.com' })).to.throw(ConfigError, /PUBLIC_URL: must be an http\(s\) origin/);
+  });
 });
