@@ -21,6 +21,23 @@ import { systemClock, type Clock } from '../clock.js';
 import { JsonLinesFile } from './adapters.js';
 import { BoundedSet, fileExists, KeyedQueue, safeName, shardedPath, unlinkIfExists } from './files.js';
 
+/** An activity as a transcript store keeps it, copied at the call (the logger reuses the object). */
+export type TranscriptCopy = Omit<Activity, 'timestamp'> & { timestamp: string };
+
+/**
+ * What both transcript stores do first in `logActivity`: check the activity names its conversation, and
+ * take a JSON copy with a timestamp (the clock's now when it has none). Returns the error to reject with.
+ */
+export function transcriptSnapshot(activity: Activity, clock: Clock, where: string): { channelId: string; conversationId: string; copy: TranscriptCopy } | Error {
+  if (!activity) throw new Error('activity cannot be null for logActivity()');
+  const channelId = activity.channelId;
+  const conversationId = activity.conversation?.id;
+  if (!channelId || !conversationId) return new Error(`${where}.logActivity: the activity needs channelId and conversation.id to be logged`);
+  const copy = JSON.parse(JSON.stringify(activity)) as Omit<Activity, 'timestamp'> & { timestamp?: string };
+  copy.timestamp ??= clock.now().toISOString();
+  return { channelId, conversationId, copy: copy as TranscriptCopy };
+}
+
 /** Constructor options of `LowdbTranscriptStore`. */
 export interface LowdbTranscriptStoreOptions {
   /** The data folder (`DATA_DIR`); transcripts go under `<dir>/transcripts`. */
@@ -177,14 +194,9 @@ export class LowdbTranscriptStore implements TranscriptStore {
    * middleware does not await and may reuse the object), and appends to one conversation keep call order.
    */
   logActivity(activity: Activity): Promise<void> {
-    if (!activity) throw new Error('activity cannot be null for logActivity()');
-    const channelId = activity.channelId;
-    const conversationId = activity.conversation?.id;
-    if (!channelId || !conversationId) {
-      return Promise.reject(new Error(`${WHERE}.logActivity: the activity needs channelId and conversation.id to be logged`));
-    }
-    const copy = JSON.parse(JSON.stringify(activity)) as Omit<Activity, 'timestamp'> & { timestamp?: string };
-    copy.timestamp ??= this.clock.now().toISOString();
+    const snapshot = transcriptSnapshot(activity, this.clock, WHERE);
+    if (snapshot instanceof Error) return Promise.reject(snapshot);
+    const { channelId, conversationId, copy } = snapshot;
     const created = copy.timestamp;
     const customer = this.customerOf(activity);
     const file = this.conversationFile(channelId, conversationId);

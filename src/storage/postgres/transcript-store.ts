@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { ActivityTypes, type Activity, type PagedResult, type TranscriptInfo, type TranscriptStore } from 'botbuilder';
 import { systemClock, type Clock } from '../../clock.js';
 import { KeyedQueue } from '../files.js';
-import { defaultCustomerOf, DEFAULT_TRANSCRIPT_PAGE_SIZE } from '../lowdb-transcript-store.js';
+import { defaultCustomerOf, DEFAULT_TRANSCRIPT_PAGE_SIZE, transcriptSnapshot } from '../lowdb-transcript-store.js';
 import type { Database } from './database.js';
 
 /** Constructor options of `PgTranscriptStore`. */
@@ -124,14 +124,9 @@ export class PgTranscriptStore implements TranscriptStore {
    * checks against what earlier processes wrote.
    */
   logActivity(activity: Activity): Promise<void> {
-    if (!activity) throw new Error('activity cannot be null for logActivity()');
-    const channelId = activity.channelId;
-    const conversationId = activity.conversation?.id;
-    if (!channelId || !conversationId) {
-      return Promise.reject(new Error(`${WHERE}.logActivity: the activity needs channelId and conversation.id to be logged`));
-    }
-    const copy = JSON.parse(JSON.stringify(activity)) as Omit<Activity, 'timestamp'> & { timestamp?: string };
-    copy.timestamp ??= this.clock.now().toISOString();
+    const snapshot = transcriptSnapshot(activity, this.clock, WHERE);
+    if (snapshot instanceof Error) return Promise.reject(snapshot);
+    const { channelId, conversationId, copy } = snapshot;
     const ts = new Date(copy.timestamp);
     const item: Pending = {
       type: lookupText(copy.type ?? '')!,
