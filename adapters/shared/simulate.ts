@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { loadConfig, loadDotEnv } from '../../src/config.js';
+import { ConfigError, loadConfig, loadDotEnv } from '../../src/config.js';
 import { signBody, SIGNATURE_HEADER } from './verify.js';
 import { messengerTextWebhook, serializeLikeMeta, whatsappTextWebhook } from './sample-events.js';
 
@@ -42,8 +42,15 @@ async function main() {
     console.error('usage: npm run simulate -- messenger|whatsapp "text" [--from ID] [--name NAME] [--url http://localhost:3978]');
     process.exit(2);
   }
-  loadDotEnv(values.env ?? '.env');
-  const config = loadConfig();
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    loadDotEnv(values.env ?? '.env');
+    config = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`${err.name}: ${err.message}`); // names the variable; no stack for the user's own setting
+    process.exit(2);
+  }
   const url = values.url ?? `http://localhost:${config.port}`;
   try {
     const r = await simulate({ channel, text, from: values.from, name: values.name, url });

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadConfig, loadDotEnv } from '../config.js';
+import { ConfigError, loadConfig, loadDotEnv } from '../config.js';
 import { Database, DatabaseUnavailableError, MigrationError } from '../storage/postgres/database.js';
 import { AgentAccountError, FileAgentAccounts, type AgentAccountStore } from './accounts.js';
 import { PgAgentAccounts } from './pg-agents.js';
@@ -100,7 +100,15 @@ export async function main(
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  loadDotEnv(); // the same .env as `npm start`, so both use the same backend
-  const config = loadConfig();
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    loadDotEnv(); // the same .env as `npm start`, so both use the same backend
+    config = loadConfig();
+  } catch (err) {
+    // A configuration problem is the user's to fix: one line naming the variable, no stack.
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`${err.name}: ${err.message}`);
+    process.exit(2);
+  }
   process.exitCode = await main(process.argv.slice(2), { dataDir: config.dataDir, databaseUrl: config.databaseUrl });
 }

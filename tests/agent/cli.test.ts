@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +39,12 @@ describe('npm run agents', () => {
     expect(err.at(-1)).to.include('at least 8');
     expect(await run('add', 'cy')).to.equal(2);
     expect(err.at(-1)).to.include('--password is required');
+  });
+
+  it('names the bad setting in one line, without a stack trace, when the configuration is wrong', () => {
+    const r = spawnSync('npm', ['run', '--silent', 'agents', '--', 'list'], { env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: 'mysql://db/sb' }, encoding: 'utf8' });
+    expect(r.status).to.equal(2);
+    expect(r.stderr.trim()).to.equal('ConfigError: DATABASE_URL: must start with postgres:// or postgresql:// (got "mysql://db/sb"; see .env.example)');
   });
 
   it('lists and removes agents', async () => {
