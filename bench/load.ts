@@ -17,19 +17,31 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { t } from '../src/bot/strings.js';
 import { startServerChild, type ServerChild } from './load/ipc.js';
-import { Agents, CHANNELS, closeHttp, resent, Customer, DirectLineCustomer, MetaCustomer, SECRETS, type Channel } from './load/customers.js';
+import { Agents, CHANNELS, closeHttp, resent, SECRETS } from './load/customers.js';
+import {
+  AGENT_PASSWORD,
+  AGENTS,
+  appEnv,
+  appFinals,
+  bareFinals,
+  drive,
+  emptyFigures,
+  lostKinds,
+  merged,
+  ms,
+  newCustomers,
+  Router,
+  runLevels,
+  serverErrors,
+  summary,
+  TURN_TIMEOUT_MS,
+  type LevelFigures,
+} from './load/rig.js';
 import type { BareOptions } from './bare-restify.js';
 import type { BenchSection } from './types.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '..');
-const AGENTS = 20;
-const AGENT_PASSWORD = 'bench agent password';
-const TURN_TIMEOUT_MS = 60_000;
-/** Questions the sample knowledge answers outright (each answered, then "Did this help?"). */
-const QUESTIONS = ['How can I pay my bill by card?', 'When is my bill due?', 'How do I set up a direct debit?', 'Why is my bill higher than usual?'];
 
 /** Settings; flags win over the environment, the environment over the defaults. */
 export interface LoadOptions {
@@ -60,154 +72,7 @@ function options(argv = process.argv.slice(2), env: Record<string, string | unde
   };
 }
 
-// ---------------------------------------------------------------------------------------- figures
-
-interface ChannelFigures {
-  latencies: number[];
-  /** Without each customer's first message (new connection, welcome, new state files). */
-  later: number[];
-  done: number;
-  failed: number;
-  /** Failures by kind (ids left out). */
-  errors: Record<string, number>;
-}
-interface LevelFigures {
-  perChannel: Record<Channel, ChannelFigures>;
-  seconds: number;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-function summary(f: { latencies: number[]; later: number[]; done: number; failed: number }, seconds: number) {
-  const s = [...f.latencies].sort((a, b) => a - b);
-  const l = [...f.later].sort((a, b) => a - b);
-  return { n: f.done, failed: f.failed, perSecond: f.done / seconds, p50: percentile(s, 50), p99: percentile(s, 99), laterP50: percentile(l, 50), laterP99: percentile(l, 99) };
-}
-function merged(level: LevelFigures) {
-  const all = { latencies: [] as number[], later: [] as number[], done: 0, failed: 0 };
-  for (const c of CHANNELS) {
-    all.latencies.push(...level.perChannel[c].latencies);
-    all.later.push(...level.perChannel[c].later);
-    all.done += level.perChannel[c].done;
-    all.failed += level.perChannel[c].failed;
-  }
-  return summary(all, level.seconds);
-}
-
-// ---------------------------------------------------------------------------------------- the rig
-
-/** Routes Graph API sends to the customer they are addressed to. */
-class Router {
-  readonly byId = new Map<string, Customer>();
-  unrouted = 0;
-  /** Sends the fake Graph API refused (a Send API body Meta would reject is a bug of ours). */
-  rejected = 0;
-  firstRejection?: string;
-  /** A message from bench/load/graph-child.ts. */
-  onGraph = (m: { type: string; api?: string; to?: string; text?: string; error?: string }): void => {
-    if (m.type === 'rejected') {
-      this.rejected++;
-      this.firstRejection ??= m.error;
-      return;
-    }
-    if (m.type !== 'sent') return;
-    const customer = this.byId.get(`${m.api}:${m.to}`);
-    if (customer) customer.deliver(m.text ?? '');
-    else this.unrouted++;
-  };
-}
-
-/** Which bot message ends a customer's turn: the app says 2–3 things per question, the bare server one. */
-type Finals = (text: string) => boolean;
-const appFinals: Finals = (() => {
-  const ends = (['didThisHelp', 'gladItHelped', 'rephrase', 'stillNoAnswerOfferHuman', 'turnError', 'unsupportedMessage', 'offerDeclined'] as const).map((k) => t('en', k));
-  return (text) => ends.some((e) => text.includes(e));
-})();
-const bareFinals: Finals = () => true;
-
-let customerSeq = 0;
-/** `n` new customers on `channel` (web chat ones have their conversation open and, for the app, greeted). */
-async function newCustomers(channel: Channel, n: number, url: string, router: Router, greeted: boolean): Promise<Customer[]> {
-  const out: Customer[] = [];
-  const prefix = String(process.pid % 1000).padStart(3, '0');
-  for (let i = 0; i < n; i += 50) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(50, n - i) }, async () => {
-        const k = ++customerSeq;
-        if (channel === 'webchat') {
-          const c = new DirectLineCustomer(`dl-bench-${prefix}-${k}`, url);
-          await c.open(greeted);
-          return c;
-        }
-        const id = channel === 'messenger' ? `7${prefix}${String(k).padStart(10, '0')}` : `49${prefix}${String(k).padStart(9, '0')}`;
-        const c = new MetaCustomer(channel, id, url);
-        router.byId.set(`${channel}:${id}`, c);
-        return c;
-      }),
-    );
-    out.push(...batch);
-  }
-  return out;
-}
-
-/** Each customer's script: a question, "yes" to "Did this help?", the next question, ... */
-function script(i: number): string {
-  return i % 2 === 0 ? QUESTIONS[(i / 2) % QUESTIONS.length]! : 'yes';
-}
-
-/** Closed loop for `seconds`: every customer sends its next message as soon as its turn ends (bounded by `maxTurns`). */
-async function drive(customers: Customer[], seconds: number, finals: Finals, figures: Record<Channel, ChannelFigures>, maxTurns = 10_000): Promise<void> {
-  const end = performance.now() + seconds * 1000;
-  // Arrivals 3 ms apart (at most 5 s): 1,500 connections in one instant overflow the listen backlog and measure SYN retries.
-  const spread = Math.min(5000, customers.length * 3, (seconds * 1000) / 3);
-  await Promise.all(
-    customers.map(async (c, k) => {
-      await new Promise((r) => setTimeout(r, customers.length > 3 ? (k / customers.length) * spread : 0)); // arrivals spread over the first second
-      const f = figures[c.channel];
-      for (let i = 0; i < maxTurns && performance.now() < end; i++) {
-        try {
-          const r = await c.turn(script(i), finals, TURN_TIMEOUT_MS);
-          f.latencies.push(r.firstMs);
-          if (i > 0) f.later.push(r.firstMs);
-          f.done++;
-        } catch (err) {
-          f.failed++;
-          const kind = (err as Error).message.replace(/customer \S+/, 'customer').replace(/"[^"]*"/, '…').replace(/\/conversations\/[^/]+\//, '/conversations/…/');
-          f.errors[kind] = (f.errors[kind] ?? 0) + 1;
-          return; // a lost reply would make the next turn's reply look like this one's
-        }
-      }
-    }),
-  );
-}
-
-function emptyFigures(): Record<Channel, ChannelFigures> {
-  return { messenger: { latencies: [], later: [], done: 0, failed: 0, errors: {} }, whatsapp: { latencies: [], later: [], done: 0, failed: 0, errors: {} }, webchat: { latencies: [], later: [], done: 0, failed: 0, errors: {} } };
-}
-
-async function runLevels(url: string, router: Router, greeted: boolean, finals: Finals, o: LoadOptions, label: string): Promise<Map<number, LevelFigures>> {
-  const results = new Map<number, LevelFigures>();
-  // Warm-up: JIT, connection pools, the knowledge index's first queries.
-  {
-    const warm = (await Promise.all(CHANNELS.map((ch) => newCustomers(ch, 5, url, router, greeted)))).flat();
-    await drive(warm, 3, finals, emptyFigures(), 6);
-    for (const c of warm) c.close();
-  }
-  for (const n of o.levels) {
-    const customers = (await Promise.all(CHANNELS.map((ch) => newCustomers(ch, n, url, router, greeted)))).flat();
-    const figures = emptyFigures();
-    const t0 = performance.now();
-    await drive(customers, o.levelSeconds, finals, figures);
-    const seconds = (performance.now() - t0) / 1000;
-    for (const c of customers) c.close();
-    results.set(n, { perChannel: figures, seconds });
-    const m = merged({ perChannel: figures, seconds });
-    console.error(`bench/load: ${label} ${n}/channel: ${m.n} messages in ${seconds.toFixed(1)} s (${m.perSecond.toFixed(0)}/s), p50 ${m.p50.toFixed(1)} ms, p99 ${m.p99.toFixed(1)} ms, failed ${m.failed}`);
-  }
-  return results;
-}
+// ---------------------------------------------------------------------------------------- soak
 
 interface MemorySample {
   at: number;
@@ -284,27 +149,13 @@ export async function run(o: LoadOptions = options()): Promise<BenchSection> {
     bare = await startServerChild(path.join(here, 'bare-restify.ts'), bareOptions);
     const bareLevels = await runLevels(bare.url, router, false, bareFinals, o, 'bare restify');
     const bareMemory = await bare.memory();
-    const bareErrors = bare.stderr.join('').split('\n').filter((l) => l && !/^\(node:\d+\) \[DEP|--trace-deprecation/.test(l));
+    const bareErrors = serverErrors(bare.stderr);
     await bare.stop();
     bare = undefined;
 
     // 2. Switchboard.
     app = await startServerChild(path.join(here, 'load', 'app-child.ts'), {
-      env: {
-        DATA_DIR: dataDir,
-        KNOWLEDGE_DIR: path.join(root, 'knowledge'),
-        GRAPH_API_URL: graphUrl,
-        LOG_LEVEL: 'error',
-        MESSENGER_APP_SECRET: SECRETS.messenger,
-        MESSENGER_VERIFY_TOKEN: 'v',
-        MESSENGER_PAGE_ACCESS_TOKEN: SECRETS.pageAccessToken,
-        WHATSAPP_APP_SECRET: SECRETS.whatsapp,
-        WHATSAPP_VERIFY_TOKEN: 'v',
-        WHATSAPP_ACCESS_TOKEN: SECRETS.whatsappAccessToken,
-        WHATSAPP_PHONE_NUMBER_ID: SECRETS.phoneNumberId,
-        DIRECTLINE_SECRET: SECRETS.directLine,
-        BUSINESS_HOURS: 'Mon-Sun 00:00-24:00',
-      },
+      env: appEnv(dataDir, graphUrl),
       agents: AGENTS,
       agentPassword: AGENT_PASSWORD,
     });
@@ -316,7 +167,7 @@ export async function run(o: LoadOptions = options()): Promise<BenchSection> {
     const soaked = await soak(app, app.url, router, o);
     const afterSoakGc = await app.memory(true);
     const dataBytes = await folderBytes(dataDir);
-    const appErrors = app.stderr.join('').split('\n').filter((l) => l && !/^\(node:\d+\) \[DEP|--trace-deprecation/.test(l)); // restify's own deprecation warning is not ours
+    const appErrors = serverErrors(app.stderr);
     for (const line of appErrors.slice(0, 5)) console.error(`bench/load: server log: ${line.slice(0, 300)}`);
     await app.stop();
     app = undefined;
@@ -339,7 +190,6 @@ export async function run(o: LoadOptions = options()): Promise<BenchSection> {
 // ---------------------------------------------------------------------------------------- report
 
 const MB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
-const ms = (v: number) => (Number.isNaN(v) ? '—' : v >= 100 ? `${v.toFixed(0)} ms` : `${v.toFixed(1)} ms`);
 
 function render(
   o: LoadOptions,
@@ -370,13 +220,8 @@ function render(
       ratioRows.push(`| ${n} | ${bold(ch)} | ${(sb.perSecond / sa.perSecond).toFixed(1)}× | ${(sa.p50 / sb.p50).toFixed(1)}× | ${(sa.p99 / sb.p99).toFixed(1)}× |`);
     }
   }
-  const kinds = (levels: Map<number, LevelFigures>) => {
-    const out: Record<string, number> = {};
-    for (const l of levels.values()) for (const c of CHANNELS) for (const [k, v] of Object.entries(l.perChannel[c].errors)) out[k] = (out[k] ?? 0) + v;
-    return Object.entries(out).map(([k, v]) => `${v} × ${k}`).join('; ');
-  };
-  const appLost = kinds(app);
-  const bareLost = kinds(bare);
+  const appLost = lostKinds(app.values());
+  const bareLost = lostKinds(bare.values());
 
   const peakRss = Math.max(...soaked.samples.map((s) => s.rss));
   const peakHeap = Math.max(...soaked.samples.map((s) => s.heapUsed));

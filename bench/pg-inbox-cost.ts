@@ -87,7 +87,8 @@ async function fill(db: Database, count: number) {
 const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 const ms = (v: number) => v.toFixed(3);
 
-export async function run(serverUrl = process.argv[2] ?? testSettings().testDatabaseUrl): Promise<BenchSection> {
+/** Measures both levels on `serverUrl` (creating and dropping their databases); the ratio is of the means. */
+export async function run(serverUrl = process.argv[2] ?? testSettings().testDatabaseUrl): Promise<BenchSection & { ratio: number }> {
   if (!serverUrl) throw new Error('bench/pg-inbox-cost: give a PostgreSQL server URL as the argument or set TEST_DATABASE_URL');
   const levels = [];
   try {
@@ -117,7 +118,7 @@ export async function run(serverUrl = process.argv[2] ?? testSettings().testData
       '',
       `Ratio ${LEVELS[1].toLocaleString('en')} / ${LEVELS[0]} (mean): **${ratio.toFixed(2)}** (goal ≤ 1.2); p50 ratio ${(large.p50 / small.p50).toFixed(2)}.`,
     ].join('\n');
-    return { title: 'PostgreSQL inbox write cost', command: 'npx tsx bench/pg-inbox-cost.ts', markdown };
+    return { title: 'PostgreSQL inbox write cost', command: 'npx tsx bench/pg-inbox-cost.ts', markdown, ratio };
   } finally {
     for (const l of levels) await l.drop();
   }

@@ -9,16 +9,18 @@
  * The two levels are measured in alternating rounds so that load from other work on the machine
  * falls on both alike. The databases are dropped at the end.
  *
- * Not part of `npm test` or `npm run bench`:
+ * Standalone (bench/scale.ts calls `run` too):
  *   npx tsx bench/pg-write-cost.ts --server postgres://postgres@127.0.0.1:5432/postgres [--rounds 40] [--per-round 25] [--active all]
  */
 import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { ActivityTypes, type Activity } from 'botbuilder';
 import { Database } from '../src/storage/postgres/database.js';
 import { PgStorage } from '../src/storage/postgres/storage.js';
 import { PgTranscriptStore } from '../src/storage/postgres/transcript-store.js';
+import type { BenchSection } from './types.js';
 
 const LEVELS = [100, 100_000];
 const ACTIVITIES_PER_CONVERSATION = 4;
@@ -98,26 +100,31 @@ const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length -
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const f = (ms: number) => ms.toFixed(2);
 
-async function main() {
-  const { values } = parseArgs({ options: { server: { type: 'string' }, rounds: { type: 'string' }, 'per-round': { type: 'string' }, active: { type: 'string' } } });
-  if (!values.server) throw new Error('bench/pg-write-cost: --server postgres://… is required (a server where databases may be created)');
-  const rounds = Number(values.rounds ?? 40);
-  const perRound = Number(values['per-round'] ?? 25);
+/** How many samples, and where the measured turns go. */
+export interface WriteCostOptions {
+  rounds: number;
+  perRound: number;
+  /** 'all': each turn on any stored conversation; 'working-set': on 100 of them spread over the keys. */
+  active: 'working-set' | 'all';
+}
 
+/** Seeds both levels on `serverUrl`, measures them in alternating rounds and drops them; the section's markdown holds the table and ratio. */
+export async function run(serverUrl: string, o: WriteCostOptions = { rounds: 40, perRound: 25, active: 'working-set' }): Promise<BenchSection & { ratio: number }> {
+  const { rounds, perRound } = o;
   const levels = [];
-  for (const n of LEVELS) {
-    const started = performance.now();
-    const { name, db } = await seeded(values.server, n);
-    console.error(`seeded ${n} conversations in ${Math.round(performance.now() - started)} ms`);
-    const active = Array.from({ length: Math.min(WORKING_SET, n) }, (_, i) => 1 + Math.floor(((i + Math.random()) * n) / Math.min(WORKING_SET, n)));
-    levels.push({ n, name, db, active, storage: new PgStorage(db), transcripts: new PgTranscriptStore(db), write: [] as number[], log: [] as number[], both: [] as number[] });
-  }
   let seq = 0;
   try {
+    for (const n of LEVELS) {
+      const started = performance.now();
+      const { name, db } = await seeded(serverUrl, n);
+      console.error(`bench/pg-write-cost: seeded ${n} conversations in ${Math.round(performance.now() - started)} ms`);
+      const active = Array.from({ length: Math.min(WORKING_SET, n) }, (_, i) => 1 + Math.floor(((i + Math.random()) * n) / Math.min(WORKING_SET, n)));
+      levels.push({ n, name, db, active, storage: new PgStorage(db), transcripts: new PgTranscriptStore(db), write: [] as number[], log: [] as number[], both: [] as number[] });
+    }
     for (let round = -1; round < rounds; round++) {
       for (const level of levels) {
         for (let i = 0; i < perRound; i++) {
-          const conv = values.active === 'all' ? 1 + Math.floor(Math.random() * level.n) : level.active[Math.floor(Math.random() * level.active.length)]!;
+          const conv = o.active === 'all' ? 1 + Math.floor(Math.random() * level.n) : level.active[Math.floor(Math.random() * level.active.length)]!;
           const t0 = performance.now();
           await level.storage.write({ [`test/conversations/conv-${conv}/`]: { dialogState: STATE_PAYLOAD, n: conv, turn: seq } });
           const t1 = performance.now();
@@ -131,20 +138,28 @@ async function main() {
       }
     }
     const [small, large] = levels as [(typeof levels)[0], (typeof levels)[0]];
+    const ratio = median(large.both) / median(small.both);
     const lines = [
-      `PostgreSQL write cost (${rounds * perRound} samples per level, alternating rounds, turns on ${values.active === 'all' ? 'any stored conversation' : `${WORKING_SET} active conversations`}; ms):`,
+      `PostgreSQL write cost (${rounds * perRound} samples per level, alternating rounds, turns on ${o.active === 'all' ? 'any stored conversation' : `${WORKING_SET} active conversations`}; ms):`,
+      '',
       '| conversations stored | PgStorage.write p50 | logActivity p50 | write + log p50 | write + log mean | write + log p99 |',
       '| ---: | ---: | ---: | ---: | ---: | ---: |',
       ...levels.map((l) => `| ${l.n.toLocaleString('en')} | ${f(median(l.write))} | ${f(median(l.log))} | ${f(median(l.both))} | ${f(mean(l.both))} | ${f(p99(l.both))} |`),
-      `Ratio ${large.n.toLocaleString('en')} / ${small.n.toLocaleString('en')} (write + log p50): ${(median(large.both) / median(small.both)).toFixed(2)} (goal ≤ 1.2); mean: ${(mean(large.both) / mean(small.both)).toFixed(2)}.`,
+      '',
+      `Ratio ${large.n.toLocaleString('en')} / ${small.n.toLocaleString('en')} (write + log p50): **${ratio.toFixed(2)}** (goal ≤ 1.2); mean: ${(mean(large.both) / mean(small.both)).toFixed(2)}.`,
     ];
-    console.log(lines.join('\n'));
+    return { title: 'PostgreSQL write cost', command: `npx tsx bench/pg-write-cost.ts --server … --rounds ${rounds} --per-round ${perRound}${o.active === 'all' ? ' --active all' : ''}`, markdown: lines.join('\n'), ratio };
   } finally {
     for (const level of levels) {
       await level.db.close();
-      await admin(values.server, `DROP DATABASE IF EXISTS ${level.name} WITH (FORCE)`);
+      await admin(serverUrl, `DROP DATABASE IF EXISTS ${level.name} WITH (FORCE)`);
     }
   }
 }
 
-await main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { values } = parseArgs({ options: { server: { type: 'string' }, rounds: { type: 'string' }, 'per-round': { type: 'string' }, active: { type: 'string' } } });
+  if (!values.server) throw new Error('bench/pg-write-cost: --server postgres://… is required (a server where databases may be created)');
+  const section = await run(values.server, { rounds: Number(values.rounds ?? 40), perRound: Number(values['per-round'] ?? 25), active: values.active === 'all' ? 'all' : 'working-set' });
+  console.log(section.markdown);
+}

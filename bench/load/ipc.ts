@@ -74,10 +74,13 @@ export interface ServerChild {
   stderr: string[];
 }
 
-/** Forks `script` (TypeScript, via tsx) with `arg` and waits for its `ready` message; other messages go to `onMessage`. */
-export function startServerChild(script: string, arg: unknown, onMessage?: (m: any) => void, timeoutMs = 60_000): Promise<ServerChild> {
+/**
+ * Forks `script` (TypeScript, via tsx) with `arg` and waits for its `ready` message; other messages go
+ * to `onMessage`. `execArgv` adds Node flags (e.g. `--max-old-space-size=…`).
+ */
+export function startServerChild(script: string, arg: unknown, onMessage?: (m: any) => void, timeoutMs = 60_000, execArgv: string[] = []): Promise<ServerChild> {
   const proc: ChildProcess = fork(script, [JSON.stringify(arg)], {
-    execArgv: ['--expose-gc', '--import', 'tsx'],
+    execArgv: ['--expose-gc', '--import', 'tsx', ...execArgv],
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });
   const stderr: string[] = [];
@@ -104,7 +107,8 @@ export function startServerChild(script: string, arg: unknown, onMessage?: (m: a
       proc.kill('SIGKILL');
       reject(new Error(`bench/load: ${script} did not start in ${timeoutMs / 1000} s: ${stderr.join('')}`));
     }, timeoutMs);
-    proc.once('exit', (code, signal) => {
+    proc.once('close', (code, signal) => {
+      // 'close' (not 'exit'): stderr has been read to its end, so the reason is in the message.
       clearTimeout(timer);
       reject(new Error(`bench/load: ${script} exited (${code ?? signal}) before listening: ${stderr.join('')}`));
     });
