@@ -34,8 +34,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { agentMarkOf, type BotLogic } from '../../src/engine/channel.js';
 import { TurnEngineAdapter, contentHash, summarizeActivity, type TurnEngineOptions } from '../../src/engine/turn-engine.js';
 import { FileChannelJournal } from '../../src/engine/file-journal.js';
-import { InboxStorageError } from '../../src/engine/errors.js';
-import { isUnavailable } from '../../src/storage/postgres/database.js';
+import { StoreUnavailableError } from '../../src/engine/errors.js';
 import { LocalEventBus, type EventBus } from '../../src/engine/bus.js';
 import type { Inbox, InboxItem, TurnSend } from '../../src/engine/inbox.js';
 import type { Clock } from '../../src/clock.js';
@@ -165,6 +164,12 @@ export class WebChatAdapter extends TurnEngineAdapter {
   private readonly recentPosts = new Map<string, Promise<string>>();
   /** Items accepted by this process and not yet run: their turn cannot have sent anything before. */
   private readonly acceptedHere = new Set<string>();
+  /**
+   * Only with the inbox it made itself (a file in `dataDir`) is this process the one that runs what it
+   * accepts. With a shared inbox another instance may run, and die in the middle of, an item accepted
+   * here (it held the conversation's lease), so `acceptedHere` would wrongly say "never run".
+   */
+  private readonly soleRunner: boolean;
   private readonly starting = new Map<string, Promise<{ conversation: WebChatConversation; created: boolean }>>();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private keepAliveTimer?: NodeJS.Timeout;
@@ -174,6 +179,7 @@ export class WebChatAdapter extends TurnEngineAdapter {
   constructor(private readonly options: WebChatAdapterOptions) {
     if (!options.store && !options.dataDir) throw new TypeError('WebChatAdapter: pass `store` or `dataDir` (where web chat history is kept)');
     super(inboxOf(options), options);
+    this.soleRunner = !options.inbox;
     this.tokens = new DirectLineTokens(options.secret, this.clock);
     this.store = options.store ?? new FileConversationStore({ dir: path.join(options.dataDir!, 'webchat') });
     this.ownsBus = !options.bus;
@@ -454,7 +460,7 @@ export class WebChatAdapter extends TurnEngineAdapter {
       const { activity, watermark } = await this.store.append(conversation.id, (position) => ({ ...base, id: activityId(conversation.id, position) }));
       await this.publish(WEBCHAT_ACTIVITY_TOPIC, { conversationId: conversation.id, watermark });
       const item: InboxItem = { id: key ?? activity.id!, conversationId: conversation.id, at: this.clock.now().getTime(), activity, opensWindow: true };
-      this.acceptedHere.add(item.id);
+      if (this.soleRunner) this.acceptedHere.add(item.id);
       const result = await this.acceptOrUnavailable(item).catch((err) => {
         this.acceptedHere.delete(item.id);
         throw err;
@@ -688,7 +694,7 @@ function storageOutageAs503(handler: (req: Request, res: Response) => Promise<vo
     try {
       await handler(req, res);
     } catch (err) {
-      if (err instanceof errors.HttpError || !(err instanceof InboxStorageError || isUnavailable(err))) throw err;
+      if (err instanceof errors.HttpError || !(err instanceof StoreUnavailableError)) throw err;
       throw new errors.ServiceUnavailableError('web chat: storage is unavailable right now; send the request again in a few seconds');
     }
   };

@@ -13,9 +13,10 @@ import path from 'node:path';
 import pg from 'pg';
 import type { HealthCheck } from '../../server.js';
 import { silentLogger, type Logger } from '../../log.js';
+import { StoreUnavailableError } from '../../engine/errors.js';
 
 /** The database cannot be reached or refused the connection: temporary, answer 503 and let the sender retry. */
-export class DatabaseUnavailableError extends Error {
+export class DatabaseUnavailableError extends StoreUnavailableError {
   override readonly name = 'DatabaseUnavailableError';
   readonly code: string;
   constructor(
@@ -95,6 +96,10 @@ export class Database {
     });
     // An idle client that loses its connection (server restart) emits here; without a listener it would crash the process.
     pool.on('error', (err) => logger.warn('idle database connection lost', { error: err.message }));
+    // The pool listens only while a client is idle: one checked out (a transaction between statements)
+    // that loses its connection — PostgreSQL stopping ends every session — emits 'error' with no
+    // listener and would crash the process. Its statements fail anyway and the pool drops it on release.
+    pool.on('connect', (client) => client.on('error', (err) => logger.warn('database connection lost while in use', { error: err.message })));
     const db = new Database(pool, url, logger);
     if (options.migrate ?? true) {
       try {
