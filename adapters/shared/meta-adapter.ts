@@ -23,7 +23,8 @@ import { FileChannelJournal } from '../../src/engine/file-journal.js';
 import type { ChannelJournal, InboxItem, MessageStatus, SendFailure } from '../../src/engine/inbox.js';
 import { systemClock } from '../../src/clock.js';
 import { GraphClient, type FetchLike, type RetryOptions } from './graph-client.js';
-import { GraphApiError, GraphUnavailableError, InboxStorageError, ReplyWindowClosedError } from './errors.js';
+import { GraphApiError, GraphUnavailableError, ReplyWindowClosedError } from './errors.js';
+import { StoreUnavailableError } from '../../src/engine/errors.js';
 import { verifyHandshake, verifySignature } from './verify.js';
 
 export type { SendFailure, MessageStatus } from '../../src/engine/inbox.js';
@@ -243,7 +244,7 @@ export abstract class MetaChannelAdapter extends TurnEngineAdapter {
 
   private unavailable(err: unknown) {
     this.logger.error('could not store webhook; answering 503 so Meta retries', { channel: this.channelId, error: (err as Error).message });
-    return { status: 503, code: 'ServiceUnavailable', message: `${this.path}: ${err instanceof InboxStorageError ? err.message : 'storage failed'}` };
+    return { status: 503, code: 'ServiceUnavailable', message: `${this.path}: ${err instanceof StoreUnavailableError ? err.message : 'storage failed'}` };
   }
 
   /** Maps one webhook body (already verified and JSON-parsed) to messages and status updates; throws when the shape is unknown. */

@@ -6,7 +6,7 @@
 export { TurnEngineAdapter, DEFAULT_LEASE_TTL_MS, DEFAULT_SWEEP_INTERVAL_MS, DEFAULT_UNSETTLED_RETRY_MS, contentHash, summarizeActivity, type TurnEngineOptions } from './turn-engine.js';
 export { FileChannelJournal } from './file-journal.js';
 export { LocalEventBus, type EventBus, type BusHandler } from './bus.js';
-export { InboxStorageError } from './errors.js';
+export { InboxStorageError, StoreUnavailableError } from './errors.js';
 export { agentMarkOf, handleAdapterOnlyActivity, type AgentMark, type BotLogic, type MountableAdapter, type ReplyWindow } from './channel.js';
 export type { AcceptResult, ChannelJournal, DeliveryLog, Inbox, InboxItem, MessageStatus, SendFailure, TurnSend } from './inbox.js';
 export { DEDUPE_RETENTION_MS } from './inbox.js';

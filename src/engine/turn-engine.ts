@@ -31,6 +31,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
 import { handleAdapterOnlyActivity, type BotLogic, type MountableAdapter } from './channel.js';
 import type { Inbox, InboxItem, TurnSend } from './inbox.js';
+import { StoreUnavailableError } from './errors.js';
 
 /** What every channel's engine takes; the adapter's own options extend or include these. */
 export interface TurnEngineOptions {
@@ -360,9 +361,27 @@ export abstract class TurnEngineAdapter extends BotAdapter implements MountableA
       return mark.earlier[k]!.ids.at(-1) ?? '';
     }
     const ids = await this.deliver(context, activity);
-    await this.inbox.recordSend(mark.item.id, { n, h, ids, at: this.clock.now().getTime(), activity: summarizeActivity(activity) });
+    await this.recordSendDurably(mark.item.id, { n, h, ids, at: this.clock.now().getTime(), activity: summarizeActivity(activity) });
     if (ids.length) await this.delivered(activity.conversation?.id ?? context.activity.conversation?.id ?? '', activity, ids);
     return ids.at(-1) ?? '';
+  }
+
+  /**
+   * Records a send the platform already has. While the database is briefly unreachable it tries again
+   * (for up to half a lease, so no other instance can have taken the conversation meanwhile): giving up
+   * at once would leave the turn to run again and send the same message a second time.
+   */
+  private async recordSendDurably(inbound: string, send: TurnSend): Promise<void> {
+    const end = Date.now() + this.leaseTtlMs / 2;
+    for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
+      try {
+        return await this.inbox.recordSend(inbound, send);
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError) || Date.now() + wait > end) throw err;
+        this.logger.warn('could not record a send; trying again', { channel: this.channelId, error: (err as Error).message });
+        await defaultSleep(wait);
+      }
+    }
   }
 
   /**
