@@ -43,6 +43,11 @@ describe('faults: data folder full', function () {
     const before = [message('whatsapp', '4915300000001', 'How can I pay my bill by card?'), message('messenger', '7300000001', 'How can I pay my bill by card?')];
     for (const m of before) expect(await post(child.url, m)).to.equal(200);
     await until(() => graph.sent().length >= 6, 10_000, 'replies before the fault');
+    // The replies reach Meta before their turn's transcript is on disk: fill the disk only once it is.
+    await until(async () => {
+      const { replies } = await readMetaTranscripts(dataDir);
+      return before.every((m) => (replies.get(m.id)?.length ?? 0) > 0);
+    }, 10_000, 'the first turns in the transcript');
     expect((await health(child.url)).status).to.equal(200);
 
     const previous = setFileSizeLimit(child.proc.pid!, '0');
