@@ -8,11 +8,24 @@ import { applySecurityHeaders } from './security/headers.js';
 import { restifyLog } from './security/restify-log.js';
 import { resolveForwarded } from './security/proxy.js';
 
+/**
+ * What one check found: `ok: false` takes the server out of rotation (storage or database down);
+ * `degraded: true` keeps it in while something needs a person's attention (a knowledge file held back).
+ */
+export interface HealthResult {
+  ok: boolean;
+  degraded?: true;
+  [detail: string]: unknown;
+}
+
 /** One readiness check shown in `/healthz`: knowledge loaded, storage writable, ... */
 export interface HealthCheck {
   name: string;
-  check(): Promise<{ ok: boolean; [detail: string]: unknown }> | { ok: boolean; [detail: string]: unknown };
+  check(): Promise<HealthResult> | HealthResult;
 }
+
+/** The overall `/healthz` status (DESIGN.md): failing answers 503, degraded and ok answer 200. */
+export type HealthStatus = 'ok' | 'degraded' | 'failing';
 
 export interface ServerOptions {
   logger: Logger;
@@ -48,17 +61,20 @@ export function createServer(options: ServerOptions): restify.Server {
   server.get('/healthz', async (_req, res) => {
     const checks: Record<string, unknown> = {};
     let ok = true;
+    let degraded = false;
     for (const h of health) {
       try {
         const r = await h.check();
         checks[h.name] = r;
         ok &&= r.ok;
+        degraded ||= r.degraded === true;
       } catch (err) {
         checks[h.name] = { ok: false, error: (err as Error).message };
         ok = false;
       }
     }
-    res.json(ok ? 200 : 503, { ok, checks });
+    const status: HealthStatus = !ok ? 'failing' : degraded ? 'degraded' : 'ok';
+    res.json(ok ? 200 : 503, { status, ok, checks });
   });
 
   server.on('restifyError', (req, res, err, cb) => {

@@ -133,7 +133,7 @@ export function parseKnowledgeFile(relPath: string, text: string): ParsedKnowled
   const doc = parseDocument(lines.slice(1, close).join('\n'), { lineCounter, prettyErrors: false, uniqueKeys: true });
   const lineAt = (offset: number) => lineCounter.linePos(offset).line + 1;
   if (doc.errors.length > 0) {
-    for (const err of doc.errors) problem(lineAt(openedAt(doc, err.pos[0])), `bad YAML: ${err.message.split('\n')[0]}`);
+    for (const p of explainYamlErrors(lines.slice(1, close), doc, lineAt)) problem(p.line, p.message);
     return result;
   }
   if (doc.contents !== null && !isMap(doc.contents)) {
@@ -188,6 +188,7 @@ export function parseKnowledgeFile(relPath: string, text: string): ParsedKnowled
     validFrom: fm.valid_from,
     validUntil: fm.valid_until,
     followUps: fm.follow_ups,
+    ...(fm.asks_for ? { asksFor: fm.asks_for } : {}),
     source: { path: filePath, line: 1 },
   };
   return result;
@@ -207,6 +208,86 @@ function openedAt(doc: Document, offset: number): number {
     if (unclosed) return value.range[0];
   }
   return offset;
+}
+
+/**
+ * The YAML parser's errors in an editor's words, at the line to fix. The parser reports where it gave
+ * up — often the line after the mistake — and one mistake as several errors, so the common mistakes
+ * (a tab, a missing ":", a field or list item indented wrongly, an unclosed quote or "[", a ": " inside
+ * text, a field written twice) are recognised on the front matter's own lines first; only an error none
+ * of them explains is reported in the parser's words. `fm` holds the front matter lines: fm[i] is file line i + 2.
+ */
+function explainYamlErrors(fm: string[], doc: Document, lineAt: (offset: number) => number): { line: number; message: string }[] {
+  const found = new Map<number, string>();
+  const at = (i: number, message: string) => {
+    if (!found.has(i + 2)) found.set(i + 2, message);
+  };
+  const codes = new Set(doc.errors.map((e) => e.code));
+  const quoteError = doc.errors.find((e) => e.code === 'MISSING_CHAR' && /quote/i.test(e.message));
+  const unclosedQuoteIn = (value: string): string | undefined => {
+    const q = value[0];
+    if (q !== '"' && q !== "'") return undefined;
+    for (let j = 1; j < value.length; j++) {
+      if (q === '"' && value[j] === '\\') j++;
+      else if (value[j] === q) {
+        if (q === "'" && value[j + 1] === "'") j++;
+        else return undefined;
+      }
+    }
+    return q;
+  };
+  let listIndent: { indent: number; line: number } | undefined;
+  fm.forEach((raw, i) => {
+    const line = raw.replace(/\s+#.*$/, '');
+    if (!line.trim() || /^\s*#/.test(line)) return;
+    if (/^ *\t/.test(raw)) return at(i, 'a tab is used to indent this line: YAML needs spaces (two spaces per level)');
+    const item = /^( *)- +(.*)$/.exec(line);
+    const field = /^( *)([A-Za-z_][\w-]*)\s*:(?:\s+(.*))?$/.exec(line);
+    if (item) {
+      const indent = item[1]!.length;
+      if (listIndent && indent !== listIndent.indent) {
+        const spaces = `${indent} space${indent === 1 ? '' : 's'}`;
+        at(i, `this list item is indented by ${spaces}, the one on line ${listIndent.line} by ${listIndent.indent}: put the "-" of every item under the same column`);
+      }
+      listIndent ??= { indent, line: i + 2 };
+      const value = item[2]!.trim();
+      if (quoteError && unclosedQuoteIn(value)) return at(i, `the quote is not closed: add ${unclosedQuoteIn(value)} at the end of the text`);
+      if (!/^["'[{]/.test(value) && /:(\s|$)/.test(value) && !/^[\w-]+:\s*$/.test(value)) {
+        return at(i, `text with ": " in it must be in double quotes: - "${value.replace(/"/g, '\\"')}"`);
+      }
+      return;
+    }
+    if (field) {
+      const [, spaces, name, rest = ''] = field;
+      if (spaces!.length > 0) {
+        if (FRONT_MATTER_FIELDS.includes(name as keyof FrontMatter) || closestField(name!)) {
+          return at(i, `"${name}" is indented: every field starts at the beginning of its line (remove the spaces before "${name}:")`);
+        }
+        return;
+      }
+      listIndent = undefined;
+      const value = rest.trim();
+      const seen = fm.slice(0, i).findIndex((l) => new RegExp(`^${name}\\s*:`).test(l));
+      if (codes.has('DUPLICATE_KEY') && seen >= 0) return at(i, `"${name}" is written twice (also on line ${seen + 2}): keep one of them`);
+      if (quoteError && unclosedQuoteIn(value)) return at(i, `the quote is not closed: add ${unclosedQuoteIn(value)} at the end of the text`);
+      if (value.startsWith('[') && !value.includes(']')) return at(i, 'the list is not closed: add "]" at its end, e.g. [billing, payments]');
+      if (!/^["'[{|>]/.test(value) && /:(\s|$)/.test(value)) {
+        return at(i, `text with ": " in it must be in double quotes: ${name}: "${value.replace(/"/g, '\\"')}"`);
+      }
+      return;
+    }
+    if (!/^ /.test(line)) {
+      const word = /^[A-Za-z_][\w-]*/.exec(line)?.[0];
+      const known = word && (FRONT_MATTER_FIELDS.includes(word as keyof FrontMatter) ? word : closestField(word));
+      if (known) return at(i, `missing ":" after "${word}": write ${known}: ${line.slice(word.length).trim() || '...'}`);
+      return at(i, 'this line is not a field: write fields as "name: value", one per line');
+    }
+  });
+  if (found.size > 0) return [...found].map(([line, message]) => ({ line, message }));
+  // Nothing recognised: the parser's first error, at the line where an unclosed value was opened.
+  const err = doc.errors[0]!;
+  const words = err.message.split('\n')[0];
+  return [{ line: lineAt(openedAt(doc, err.pos[0])), message: `the fields cannot be read here (${words}): check the indentation and the ":" after each field name` }];
 }
 
 /** Line of the value at `p` (or of its nearest existing parent); line 1 (the opening fence) if none. */
@@ -229,45 +310,60 @@ function keyLine(doc: Document, key: string, lineAt: (offset: number) => number)
   return 1;
 }
 
+/** One broken cross-file rule: a duplicate id (with the file that has it first), or a follow-up naming no entry or itself. */
+export type CrossFileConflict =
+  | { kind: 'duplicate-id'; file: ParsedKnowledgeFile; id: string; first: ParsedKnowledgeFile }
+  | { kind: 'unknown-follow-up'; file: ParsedKnowledgeFile; target: string; line: number; guess?: string }
+  | { kind: 'self-follow-up'; file: ParsedKnowledgeFile; target: string; line: number };
+
+/**
+ * The cross-file rules as data, so the knowledge base can tell which of the files involved changed.
+ * `alsoKnown` are ids that count as existing (files that did not parse, so one broken file does not
+ * cause a cascade of "unknown follow-up" problems elsewhere).
+ */
+export function findConflicts(files: ParsedKnowledgeFile[], alsoKnown: Iterable<string> = []): CrossFileConflict[] {
+  const conflicts: CrossFileConflict[] = [];
+  const firstById = new Map<string, ParsedKnowledgeFile>();
+  for (const f of files) {
+    if (!f.id) continue; // the YAML did not parse: its id is unknown
+    const first = firstById.get(f.id);
+    if (first) conflicts.push({ kind: 'duplicate-id', file: f, id: f.id, first });
+    else firstById.set(f.id, f);
+  }
+  const known = new Set([...firstById.keys(), ...alsoKnown]);
+  for (const f of files) {
+    f.followUps.forEach((target, i) => {
+      const line = f.lines.followUps[i] ?? 1;
+      if (target === f.id) conflicts.push({ kind: 'self-follow-up', file: f, target, line });
+      else if (!known.has(target)) conflicts.push({ kind: 'unknown-follow-up', file: f, target, line, guess: closestMatch(target, known) });
+    });
+  }
+  return conflicts;
+}
+
+/** A cross-file conflict as a problem of the file it is in, naming the other file where there is one. */
+export function conflictProblem(c: CrossFileConflict): KnowledgeProblem {
+  switch (c.kind) {
+    case 'duplicate-id':
+      return {
+        path: c.file.path,
+        line: c.file.lines.id,
+        message: `duplicate id "${c.id}": already used by ${c.first.path}:${c.first.lines.id} (give one of them another id)`,
+      };
+    case 'self-follow-up':
+      return { path: c.file.path, line: c.line, message: `follow_ups names the entry itself ("${c.target}")` };
+    case 'unknown-follow-up':
+      return { path: c.file.path, line: c.line, message: `follow_ups names unknown id "${c.target}"${c.guess ? ` (did you mean "${c.guess}"?)` : ''}` };
+  }
+}
+
 /**
  * The checks that need the whole folder: duplicate ids (naming both files) and `follow_ups` that name
  * no entry. Ids of files that failed to parse still count as known, so one broken file does not cause
  * a cascade of "unknown follow-up" problems elsewhere.
  */
 export function checkAcrossFiles(files: ParsedKnowledgeFile[]): KnowledgeProblem[] {
-  const problems: KnowledgeProblem[] = [];
-  const firstById = new Map<string, ParsedKnowledgeFile>();
-  for (const f of files) {
-    const id = f.id ?? f.defaultId;
-    const first = firstById.get(id);
-    if (!f.id) continue; // the YAML did not parse: its id is unknown, only reserve the default one
-    if (first) {
-      problems.push({
-        path: f.path,
-        line: f.lines.id,
-        message: `duplicate id "${id}": already used by ${first.path}:${first.lines.id} (give one of them another id)`,
-      });
-    } else {
-      firstById.set(id, f);
-    }
-  }
-  const known = new Set([...firstById.keys(), ...files.filter((f) => !f.id).map((f) => f.defaultId)]);
-  for (const f of files) {
-    f.followUps.forEach((target, i) => {
-      const line = f.lines.followUps[i] ?? 1;
-      if (target === f.id) {
-        problems.push({ path: f.path, line, message: `follow_ups names the entry itself ("${target}")` });
-      } else if (!known.has(target)) {
-        const guess = closestMatch(target, known);
-        problems.push({
-          path: f.path,
-          line,
-          message: `follow_ups names unknown id "${target}"${guess ? ` (did you mean "${guess}"?)` : ''}`,
-        });
-      }
-    });
-  }
-  return problems;
+  return findConflicts(files, files.filter((f) => !f.id).map((f) => f.defaultId)).map(conflictProblem);
 }
 
 /** Whether a path below the folder is a knowledge file (not a README, not hidden). */
@@ -287,13 +383,7 @@ export type ParseCache = Map<string, { text: string; parsed: ParsedKnowledgeFile
 /** Parses a set of files already read (path below the folder → text): per-file and cross-file problems. */
 export function parseKnowledgeFiles(files: { path: string; text: string }[], cache?: ParseCache): LoadedKnowledge {
   const parsed = files
-    .map((f) => {
-      const hit = cache?.get(f.path);
-      if (hit && hit.text === f.text) return hit.parsed;
-      const p = parseKnowledgeFile(f.path, f.text);
-      cache?.set(f.path, { text: f.text, parsed: p });
-      return p;
-    })
+    .map((f) => parseCached(f, cache))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   if (cache) {
     const present = new Set(files.map((f) => f.path));
@@ -306,11 +396,10 @@ export function parseKnowledgeFiles(files: { path: string; text: string }[], cac
 }
 
 /**
- * Reads every knowledge file below `dir` (recursively) and validates it. Never throws for bad content —
- * that comes back in `problems`, all of them at once; throws `KnowledgeFolderError` only when the folder
- * itself cannot be read. `cache` (optional) skips parsing files whose text has not changed.
+ * Reads the text of every knowledge file below `dir` (recursively), paths relative to it with forward
+ * slashes. Throws `KnowledgeFolderError` only when the folder itself cannot be read.
  */
-export async function loadKnowledge(dir: string, options: { cache?: ParseCache } = {}): Promise<LoadedKnowledge> {
+export async function readKnowledgeFolder(dir: string): Promise<{ path: string; text: string }[]> {
   let names: string[];
   try {
     const s = await stat(dir);
@@ -337,8 +426,23 @@ export async function loadKnowledge(dir: string, options: { cache?: ParseCache }
       }
     }),
   );
-  return parseKnowledgeFiles(
-    files.filter((f): f is { path: string; text: string } => f !== undefined),
-    options.cache,
-  );
+  return files.filter((f): f is { path: string; text: string } => f !== undefined);
+}
+
+/**
+ * Reads every knowledge file below `dir` (recursively) and validates it. Never throws for bad content —
+ * that comes back in `problems`, all of them at once; throws `KnowledgeFolderError` only when the folder
+ * itself cannot be read. `cache` (optional) skips parsing files whose text has not changed.
+ */
+export async function loadKnowledge(dir: string, options: { cache?: ParseCache } = {}): Promise<LoadedKnowledge> {
+  return parseKnowledgeFiles(await readKnowledgeFolder(dir), options.cache);
+}
+
+/** Parses one file through the cache: the same text is parsed once. */
+export function parseCached(file: { path: string; text: string }, cache?: ParseCache): ParsedKnowledgeFile {
+  const hit = cache?.get(file.path);
+  if (hit && hit.text === file.text) return hit.parsed;
+  const parsed = parseKnowledgeFile(file.path, file.text);
+  cache?.set(file.path, { text: file.text, parsed });
+  return parsed;
 }

@@ -4,7 +4,7 @@
  * Field names follow DESIGN.md ("Knowledge folder"); the loader maps them to `KnowledgeEntry`.
  */
 import { z } from 'zod';
-import { CHANNELS } from './types.js';
+import { CHANNELS, DETAIL_KINDS } from './types.js';
 
 /** `YYYY-MM-DD` that is a real calendar day (2026-02-30 is not). */
 export function isCalendarDay(value: string): boolean {
@@ -39,6 +39,7 @@ export const frontMatterSchema = z
     valid_from: day.optional(),
     valid_until: day.optional(),
     follow_ups: textList.default([]),
+    asks_for: z.enum(DETAIL_KINDS).optional(),
   })
   // Runs even when other fields have problems (zod skips refinements otherwise), so every problem shows at once.
   .refine((fm) => !(fm.valid_from && fm.valid_until && fm.valid_until < fm.valid_from), {
@@ -68,6 +69,7 @@ export const FIELD_DESCRIPTIONS: Record<keyof FrontMatter, string> = {
   valid_from: 'a date YYYY-MM-DD',
   valid_until: 'a date YYYY-MM-DD',
   follow_ups: 'a list of entry ids, e.g. [billing/due-date]',
+  asks_for: `what the answer asks the customer for, one of ${DETAIL_KINDS.join(', ')}`,
 };
 
 /** Edit distance (Levenshtein) — small fields list, so the plain dynamic programme is enough. */

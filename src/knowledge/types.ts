@@ -9,6 +9,10 @@ export const CHANNELS = ['webchat', 'messenger', 'whatsapp'] as const;
 export type ChannelName = (typeof CHANNELS)[number];
 
 /** One validated knowledge entry (one Markdown file). */
+/** Details an answer may ask the customer for (`asks_for`), each recognised in the customer's reply. */
+export const DETAIL_KINDS = ['postcode', 'phone', 'email', 'number', 'text'] as const;
+export type DetailKind = (typeof DETAIL_KINDS)[number];
+
 export interface KnowledgeEntry {
   /** From front matter `id`, else the path below the folder without `.md` (forward slashes). */
   id: string;
@@ -27,6 +31,11 @@ export interface KnowledgeEntry {
   validFrom?: string;
   validUntil?: string;
   followUps: string[];
+  /**
+   * The detail the answer asks the customer for (front matter `asks_for`): a reply that carries it
+   * goes to a person with the detail, instead of being searched as a new question.
+   */
+  asksFor?: DetailKind;
   /** Where it came from, for error messages and the console. */
   source: { path: string; line: number };
 }

@@ -2,13 +2,15 @@
  * Fault: an editor turns the knowledge folder into garbage while customers are writing on all three
  * channels — invalid YAML front matter, binary junk, an empty file, a file truncated mid-write, a file
  * deleted and replaced by a broken one, a copy that keeps another entry's id. Every message must get
- * exactly one answer, and it must be the answer of the last good index (the same text as before the
- * damage, also for the questions whose files were broken); `/healthz` must name each problem as
- * `path:line: message`; once the files are repaired the new content is served.
+ * exactly one answer, and it must be the answer of each file's last good version (the same text as before
+ * the damage, also for the questions whose files were broken — the deleted file too, since another entry
+ * offers it as a follow-up); `/healthz` must say `degraded` and name each held-back file's problems as
+ * `path:line: message`; repaired files go live while another is still broken, and at the end the new
+ * content is served.
  *
  * The server is the real one in a child process, watching a temp copy of knowledge/ (the production
- * hot reload: fs.watch, 50 ms debounce, load and validate the whole folder off to the side, swap only
- * a valid index). Customers run a closed loop (next question as soon as "Did this help?" arrives):
+ * hot reload: chokidar, 50 ms debounce, load and validate the whole folder off to the side, hold back
+ * each broken file at its last good version, swap in the rest). Customers run a closed loop (next question as soon as "Did this help?" arrives):
  * WhatsApp and Messenger through signed webhooks with replies recorded by the fake Graph API, web chat
  * through botframework-directlinejs over Direct Line and its WebSocket.
  */
@@ -163,6 +165,8 @@ async function webChatCustomer(url: string, id: string): Promise<Customer> {
 /** The knowledge check of `/healthz` (src/knowledge/knowledge-base.ts healthCheck). */
 interface KnowledgeHealth {
   ok: boolean;
+  degraded?: true;
+  heldBack?: { path: string; change: string; serving: string; problems: string[] }[];
   entries: number;
   files: number;
   loadedAt: string;
@@ -170,10 +174,10 @@ interface KnowledgeHealth {
   problems?: string[];
 }
 
-async function health(url: string): Promise<{ status: number; knowledge: KnowledgeHealth }> {
+async function health(url: string): Promise<{ status: number; overall: string; knowledge: KnowledgeHealth }> {
   const res = await fetch(`${url}/healthz`);
-  const body = (await res.json()) as { checks: { knowledge: KnowledgeHealth } };
-  return { status: res.status, knowledge: body.checks.knowledge };
+  const body = (await res.json()) as { status: string; checks: { knowledge: KnowledgeHealth } };
+  return { status: res.status, overall: body.status, knowledge: body.checks.knowledge };
 }
 
 describe('faults: knowledge folder edited into garbage under load', function () {
@@ -293,7 +297,7 @@ describe('faults: knowledge folder edited into garbage under load', function () 
       `billing/direct-debit.md:2: unknown field "questoin" (did you mean "question"?)`,
       'billing/direct-debit.md:1: missing "question"',
       'billing/due-date.md:1: missing front matter',
-      `billing/pay-bill.md:${unclosed.split('\n').findIndex((l) => l.startsWith('tags:')) + 1}: bad YAML`,
+      `billing/pay-bill.md:${unclosed.split('\n').findIndex((l) => l.startsWith('tags:')) + 1}: the list is not closed: add "]" at its end`,
       'delivery/track-order.md:1: front matter is not closed',
       'stores/opening-hours.md:1: missing front matter',
     ];
@@ -325,13 +329,15 @@ describe('faults: knowledge folder edited into garbage under load', function () 
     await until(
       async () => {
         repaired = await health(url);
-        return repaired.knowledge.problems?.length === 1 && repaired.knowledge.problems[0]!.startsWith('billing/pay-bill.md:');
+        return repaired.knowledge.problems?.length === 1 && repaired.knowledge.problems[0]!.startsWith('billing/pay-bill.md:') && repaired.knowledge.loadedAt !== initial.knowledge.loadedAt;
       },
       20_000,
       '/healthz to show only the last broken file',
     ).catch((err: Error) => {
       throw new Error(`${err.message}; /healthz says ${JSON.stringify(repaired.knowledge)}`);
     });
+    // While pay-bill.md is still broken, the other repairs are already live (before, they waited for it).
+    const stillBroken = repaired;
     await writeFile(file('billing/pay-bill.md'), payBill);
     await until(
       async () => {
@@ -416,10 +422,24 @@ describe('faults: knowledge folder edited into garbage under load', function () 
     expect(damaged.knowledge.ok).to.equal(true);
     expect(damaged.knowledge.entries).to.equal(initial.knowledge.entries);
     expect(damaged.knowledge.loadedAt, 'no reload was swapped in while the folder was broken').to.equal(initial.knowledge.loadedAt);
-    expect(damaged.knowledge.lastError).to.match(/^\d+ problems: /);
+    expect(damaged.overall, '/healthz says degraded while files are held back').to.equal('degraded');
+    expect(damaged.knowledge.degraded).to.equal(true);
+    expect(damaged.knowledge.lastError).to.match(/^6 files held back, the other files' edits are live: /);
+    expect(damaged.knowledge.heldBack?.map((h) => [h.path, h.serving])).to.deep.equal([
+      ['account/reset-pin.md', 'nothing'],
+      ['billing/direct-debit.md', 'last good version'],
+      ['billing/due-date.md', 'last good version'],
+      ['billing/pay-bill.md', 'last good version'],
+      ['delivery/track-order.md', 'last good version'],
+      ['stores/opening-hours.md', 'last good version'],
+    ]);
+    expect(stillBroken.overall).to.equal('degraded');
+    expect(stillBroken.knowledge.heldBack?.map((h) => [h.path, h.serving])).to.deep.equal([['billing/pay-bill.md', 'last good version']]);
+    expect(stillBroken.knowledge.entries, 'the repaired files are served, the copy is gone').to.equal(initial.knowledge.entries);
     // After the repair: the edited answer on every channel, the entry count as before.
     expect(Object.keys(newAnswers).sort()).to.deep.equal(['messenger', 'webchat', 'whatsapp']);
     expect(repaired.status).to.equal(200);
+    expect(repaired.overall).to.equal('ok');
     expect(repaired.knowledge.entries).to.equal(initial.knowledge.entries);
     expect(repaired.knowledge.problems).to.equal(undefined);
   });

@@ -68,14 +68,29 @@ describe('KnowledgeBase', () => {
       expect(kb.healthCheck().name).to.equal('knowledge');
     });
 
-    it('rejects with every problem of a broken folder', async () => {
+    it('starts on a folder with a broken file: serves the others, holds the broken one back and says so', async () => {
       await writeFile(path.join(dir, 'bad.md'), md('Why?', 'Because.', ['alternate: [x]', 'channels: [sms]']));
+      kb = await KnowledgeBase.open(dir, { clock, watch: false });
+      expect(kb.get('billing/pay')?.answer).to.equal('Pay in the app.');
+      expect(kb.get('bad')).to.equal(undefined);
+      const summary = kb.summary();
+      expect(summary).to.include({ status: 'degraded', entries: 2, files: 2, problemCount: 2 });
+      expect(summary.heldBack).to.deep.equal([
+        { path: 'bad.md', change: 'added', serving: 'nothing', problems: ['bad.md:3: unknown field "alternate" (did you mean "alternates"?)', 'bad.md:4: unknown channel "sms" (valid channels: webchat, messenger, whatsapp)'] },
+      ]);
+      expect(summary.lastError).to.match(/^1 file held back, the other files' edits are live: bad\.md \(not served until fixed\)\. 2 problems: bad\.md:3: unknown field "alternate"/);
+      expect(await kb.healthCheck().check()).to.include({ ok: true, degraded: true, status: 'degraded' });
+    });
+
+    it('rejects with every problem of a folder where nothing can be served (and no snapshot)', async () => {
+      await writeFile(path.join(dir, 'billing', 'pay.md'), md('How do I pay my bill?', 'x', ['alternate: [x]']));
+      await writeFile(path.join(dir, 'hello.md'), md('Hello', 'x', ['channels: [sms]']));
       const err = await KnowledgeBase.open(dir, { watch: false }).catch((e: unknown) => e);
       expect(err).to.be.instanceOf(KnowledgeLoadError);
       expect((err as KnowledgeLoadError).problems).to.have.length(2);
       expect((err as Error).message).to.contain('has 2 problems');
-      expect((err as Error).message).to.contain('bad.md:3: unknown field "alternate"');
-      expect((err as Error).message).to.contain('bad.md:4: unknown channel "sms"');
+      expect((err as Error).message).to.contain('billing/pay.md:3: unknown field "alternate"');
+      expect((err as Error).message).to.contain('hello.md:3: unknown channel "sms"');
     });
 
     it('rejects when the folder does not exist', async () => {

@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { KnowledgeFolderError, loadKnowledge, parseKnowledgeFile, parseKnowledgeFiles } from '../../src/knowledge/loader.js';
+import { FRONT_MATTER_FIELDS } from '../../src/knowledge/schema.js';
 import { formatProblem } from '../../src/knowledge/types.js';
 
 /** A knowledge file from front matter lines and an answer. */
@@ -75,15 +76,67 @@ describe('knowledge loader', () => {
   });
 
   describe('reports', () => {
-    it('bad YAML at the line of the mistake', () => {
+    it('bad YAML at the line of the mistake, in plain words', () => {
       expect(problemsOf('a.md', md(['question: Why?', 'tags: [billing', 'locale: en']))).to.deep.equal([
-        'a.md:3: bad YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+        'a.md:3: the list is not closed: add "]" at its end, e.g. [billing, payments]',
       ]);
-      expect(problemsOf('b.md', md(['tags: [x]', 'question: "Why?', 'locale: en']))).to.deep.equal(['b.md:3: bad YAML: Missing closing "quote']);
+      expect(problemsOf('b.md', md(['tags: [x]', 'question: "Why?', 'locale: en']))).to.deep.equal(['b.md:3: the quote is not closed: add " at the end of the text']);
     });
 
-    it('a repeated field as bad YAML at the second one', () => {
-      expect(problemsOf('a.md', md(['question: Why?', 'question: How?']))).to.deep.equal(['a.md:3: bad YAML: Map keys must be unique']);
+    it('a repeated field at the second one, naming the first', () => {
+      expect(problemsOf('a.md', md(['question: Why?', 'question: How?']))).to.deep.equal(['a.md:3: "question" is written twice (also on line 2): keep one of them']);
+    });
+
+    describe("the common YAML mistakes, each on file line 4 (the front matter's opening --- is line 1)", () => {
+      const onLine4 = (line4: string, before = ['question: How do I pay?', 'locale: en'], after = ['tags: [billing]']) =>
+        problemsOf('billing/pay.md', md([...before, line4, ...after]));
+
+      it('a tab used to indent', () => {
+        expect(onLine4('\t- pay by card', ['question: How do I pay?', 'alternates:'])).to.deep.equal([
+          'billing/pay.md:4: a tab is used to indent this line: YAML needs spaces (two spaces per level)',
+        ]);
+      });
+
+      it('a field indented under the one above', () => {
+        expect(onLine4('  handoff: true')).to.deep.equal([
+          'billing/pay.md:4: "handoff" is indented: every field starts at the beginning of its line (remove the spaces before "handoff:")',
+        ]);
+      });
+
+      it('a list item indented differently from the one above', () => {
+        expect(onLine4(' - pay with visa', ['alternates:', '  - pay by card'], ['question: How do I pay?'])).to.deep.equal([
+          'billing/pay.md:4: this list item is indented by 1 space, the one on line 3 by 2: put the "-" of every item under the same column',
+        ]);
+      });
+
+      it('a missing colon after the field name', () => {
+        expect(onLine4('handoff true')).to.deep.equal(['billing/pay.md:4: missing ":" after "handoff": write handoff: true']);
+        expect(onLine4('tags [billing]', undefined, ['handoff: true'])).to.deep.equal(['billing/pay.md:4: missing ":" after "tags": write tags: [billing]']);
+        expect(onLine4('alternates', undefined, ['  - pay by card'])).to.deep.equal(['billing/pay.md:4: missing ":" after "alternates": write alternates: ...']);
+      });
+
+      it('an unclosed quote, where it was opened, also in a list item', () => {
+        expect(onLine4('id: "billing/pay')).to.deep.equal(['billing/pay.md:4: the quote is not closed: add " at the end of the text']);
+        expect(onLine4("  - 'pay by card", ['question: How do I pay?', 'alternates:'])).to.deep.equal([
+          "billing/pay.md:4: the quote is not closed: add ' at the end of the text",
+        ]);
+      });
+
+      it('text with ": " that needs quotes', () => {
+        expect(onLine4('alternates: cost: how much is it')).to.deep.equal([
+          'billing/pay.md:4: text with ": " in it must be in double quotes: alternates: "cost: how much is it"',
+        ]);
+      });
+
+      it('an unclosed list', () => {
+        expect(onLine4('tags: [billing, payments', undefined, ['handoff: true'])).to.deep.equal([
+          'billing/pay.md:4: the list is not closed: add "]" at its end, e.g. [billing, payments]',
+        ]);
+      });
+
+      it("leaves apostrophes and quoted colons alone", () => {
+        expect(problemsOf('a.md', md(["question: Can't I pay?", 'alternates:', "  - it's late", '  - "cost: how much"']))).to.deep.equal([]);
+      });
     });
 
     it('a file without front matter', () => {
@@ -121,9 +174,8 @@ describe('knowledge loader', () => {
     });
 
     it('an unknown field unlike any known one, listing the known fields', () => {
-      expect(problemsOf('a.md', md(['question: Why?', 'colour: blue']))[0]).to.equal(
-        'a.md:3: unknown field "colour" (known fields: id, question, alternates, tags, locale, channels, handoff, valid_from, valid_until, follow_ups)',
-      );
+      expect(problemsOf('a.md', md(['question: Why?', 'colour: blue']))[0]).to.equal(`a.md:3: unknown field "colour" (known fields: ${FRONT_MATTER_FIELDS.join(', ')})`);
+      expect(FRONT_MATTER_FIELDS).to.include.members(['id', 'question', 'alternates', 'tags', 'locale', 'channels', 'handoff', 'valid_from', 'valid_until', 'follow_ups']);
     });
 
     it('wrong types at the line of the value', () => {
@@ -209,7 +261,7 @@ describe('knowledge loader', () => {
     it('no unknown follow-up for an entry whose own file is broken', () => {
       const problems = folderProblems({ 'a.md': md(['question: Why?', 'follow_ups: [b]']), 'b.md': md(['question: [broken']) });
       expect(problems).to.have.length(1);
-      expect(problems[0]).to.match(/^b\.md:2: bad YAML/);
+      expect(problems[0]).to.equal('b.md:2: the list is not closed: add "]" at its end, e.g. [billing, payments]');
     });
   });
 
