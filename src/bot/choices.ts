@@ -10,6 +10,8 @@
 import { defaultTokenizer, recognizeChoices, type Choice, type ModelResult, type Token } from 'botbuilder-dialogs';
 import { recognizeBoolean } from '@microsoft/recognizers-text-choice';
 import { recognizeOrdinal } from '@microsoft/recognizers-text-number';
+import { recognizeEmail, recognizePhoneNumber } from '@microsoft/recognizers-text-sequence';
+import type { DetailKind } from '../knowledge/types.js';
 import { vocabulary } from './strings.js';
 
 /**
@@ -148,4 +150,54 @@ export function recognizeYesNo(text: string, locale?: string): YesNo | undefined
   const outside = Math.min(...results.map((r) => wordsOutside(utterance, r.start, r.end, locale)));
   if (outside > MAX_EXTRA_WORDS_FOR_YES_NO) return undefined;
   return { value: results[0]!.resolution.value as boolean, alone: outside === 0 };
+}
+
+/**
+ * Postcode shapes the bot recognises: UK (`SW1A 1AA`), Canada (`K1A 0B1`), the Netherlands
+ * (`1012 AB`) and the five-digit codes of the US, Germany, France, Spain and Italy (`10115`,
+ * `94105-1234`). recognizers-text has no postcode model; these shapes are what a customer types.
+ */
+export const POSTCODE_PATTERNS: readonly RegExp[] = [
+  /\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b/i,
+  /\b[A-Z]\d[A-Z]\s?\d[A-Z]\d\b/i,
+  /\b\d{4}\s?[A-Z]{2}\b/i,
+  /\b\d{5}(?:-\d{4})?\b/,
+];
+/** An order or reference number: at least this many digits, optionally after a few letters (`NM-558812`). */
+export const MIN_REFERENCE_DIGITS = 4;
+const REFERENCE = new RegExp(`\\b(?:[A-Z]{1,4}[-#]?)?\\d{${MIN_REFERENCE_DIGITS},}\\b`, 'i');
+
+/**
+ * The detail an answer asked for (`asks_for` in the knowledge file), if the customer's reply carries
+ * it: the postcode, phone number, email or reference number as typed, or for `text` the whole reply.
+ * Phones and emails use recognizers-text-sequence; `undefined` when the reply holds no such detail.
+ */
+export function recognizeDetail(text: string, kind: DetailKind, locale?: string): string | undefined {
+  const utterance = text.trim();
+  if (!utterance) return undefined;
+  const culture = vocabulary(locale).culture;
+  switch (kind) {
+    case 'postcode':
+      for (const pattern of POSTCODE_PATTERNS) {
+        const found = pattern.exec(utterance);
+        if (found) return found[0].toUpperCase();
+      }
+      return undefined;
+    case 'phone':
+      return recognizePhoneNumber(utterance, culture)[0]?.text;
+    case 'email':
+      return recognizeEmail(utterance, culture)[0]?.text;
+    case 'number':
+      return REFERENCE.exec(utterance)?.[0];
+    case 'text':
+      return utterance;
+  }
+}
+
+/** Whether a reply reads as a question: it ends with "?" or starts with a question word of the locale. */
+export function readsAsQuestion(text: string, locale?: string): boolean {
+  const utterance = text.trim();
+  if (utterance.endsWith('?')) return true;
+  const first = defaultTokenizer(utterance.replace(/['’]/g, ''), locale)[0]?.normalized;
+  return first !== undefined && vocabulary(locale).questionWords.includes(first);
 }

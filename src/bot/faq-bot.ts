@@ -1,6 +1,7 @@
 /**
  * `FaqBot`: the conversation a customer has with the knowledge base — answer, suggest close matches,
- * ask whether it helped, ask to rephrase, and offer a person when the bot cannot help. It is a plain
+ * ask whether it helped, take the detail an answer asked for (`asks_for`) to a person, say what it can
+ * help with when a question is out of its scope, and offer a person when the bot cannot help. It is a plain
  * botbuilder `ActivityHandler`, so it runs on any adapter; a person is requested through the
  * `HandoffRequester` that HandoffMiddleware puts in `turnState` (without it, the bot says no person
  * is available on this channel).
@@ -24,10 +25,10 @@ import {
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
 import { HANDOFF_REQUESTER, type HandoffRequest, type HandoffRequester } from '../handoff/types.js';
-import type { KnowledgeEntry, KnowledgeSearcher, SearchContext } from '../knowledge/types.js';
-import { recognizePick, recognizeYesNo, type Offered } from './choices.js';
+import type { DetailKind, KnowledgeEntry, KnowledgeSearcher, SearchContext } from '../knowledge/types.js';
+import { readsAsQuestion, recognizeDetail, recognizePick, recognizeYesNo, type Offered } from './choices.js';
 import type { InsightsRecorder } from './insights.js';
-import { t, type BotStringKey } from './strings.js';
+import { detailName, t, type BotStringKey } from './strings.js';
 
 /** Entries tagged so get no "Did this help?" (greetings, thanks). */
 export const SMALLTALK_TAG = 'smalltalk';
@@ -40,11 +41,17 @@ export const PENDING_PROMPT_TTL_MS = 30 * 60 * 1000;
 /** At most this many close matches are offered. */
 export const MAX_SUGGESTIONS = 3;
 
+/** An answer that asked the customer for a detail (`asks_for`): the entry and the kind of detail. */
+export interface AskedDetail {
+  entryId: string;
+  kind: DetailKind;
+}
+
 /** The question the bot's last message left open, if any. */
 export type PendingPrompt =
   | { kind: 'suggestions'; query: string; offered: Offered[] }
-  | { kind: 'feedback'; entryId: string; query: string }
-  | { kind: 'offer-human'; reason: 'two-misses' | 'not-helpful'; question?: string };
+  | { kind: 'feedback'; entryId: string; query: string; asked?: AskedDetail }
+  | { kind: 'offer-human'; reason: 'two-misses' | 'not-helpful'; question?: string; asked?: AskedDetail };
 
 /** Per-conversation state (ConversationState property `faqBot`). */
 export interface FaqConversationData {
@@ -197,6 +204,7 @@ export class FaqBot extends ActivityHandler {
         return false;
       }
       case 'feedback': {
+        if (pending.asked && (await this.takeDetail(context, data, pending.asked, pending.query, text))) return true;
         const helpful = this.yesNo(context, text);
         if (helpful === undefined) return false;
         await this.insights.recordFeedback(pending.entryId, helpful);
@@ -204,13 +212,14 @@ export class FaqBot extends ActivityHandler {
           await this.say(context, 'gladItHelped');
         } else {
           data.rejectedEntryIds = union(data.rejectedEntryIds, [pending.entryId]);
-          data.pending = { kind: 'offer-human', reason: 'not-helpful', question: pending.query };
+          data.pending = { kind: 'offer-human', reason: 'not-helpful', question: pending.query, ...(pending.asked ? { asked: pending.asked } : {}) };
           data.pendingAt = this.clock.now().toISOString();
           await this.sendYesNo(context, 'sorryOfferHuman');
         }
         return true;
       }
       case 'offer-human': {
+        if (pending.asked && (await this.takeDetail(context, data, pending.asked, pending.question ?? '', text))) return true;
         const accepted = this.yesNo(context, text);
         if (accepted === undefined) return false;
         if (accepted) {
@@ -222,6 +231,30 @@ export class FaqBot extends ActivityHandler {
         return true;
       }
     }
+  }
+
+  /**
+   * The detail an answer asked for (`asks_for`), sent as the reply: a person takes it from here, with
+   * the customer's question and the detail as the handoff's question. False when the reply holds no
+   * such detail, is a yes/no or small talk (for free text), or reads as a question that the knowledge
+   * answers with another entry ("how do I pay my bill?" after the no-signal answer).
+   */
+  private async takeDetail(context: TurnContext, data: FaqConversationData, asked: AskedDetail, query: string, text: string): Promise<boolean> {
+    const locale = context.activity.locale;
+    const value = recognizeDetail(text, asked.kind, locale);
+    if (value === undefined) return false;
+    if (asked.kind === 'text' && recognizeYesNo(text, locale)) return false;
+    const decision = this.knowledge.decide(text, this.searchContext(context));
+    if (decision.kind === 'answer' && decision.match.entry.id !== asked.entryId) {
+      if (decision.match.entry.tags.includes(SMALLTALK_TAG) || readsAsQuestion(text, locale)) return false;
+    }
+    if (context.turnState.get(HANDOFF_REQUESTER)) {
+      const thanks = asked.kind === 'text' ? t(locale, 'detailTakenText') : t(locale, 'detailTaken', { detail: detailName(locale, asked.kind), value });
+      await context.sendActivity(markdown(thanks));
+    }
+    data.followUps = undefined;
+    await this.requestHandoff(context, data, { reason: 'entry-handoff', entryId: asked.entryId, question: [query, text].filter(Boolean).join('\n') });
+    return true;
   }
 
   /**
@@ -241,8 +274,10 @@ export class FaqBot extends ActivityHandler {
   private async ask(context: TurnContext, data: FaqConversationData, text: string, locale: string | undefined): Promise<void> {
     const decision = this.knowledge.decide(text, this.searchContext(context));
     if (decision.kind === 'answer') return this.answer(context, data, decision.match.entry, text);
-    if (decision.kind === 'suggest') {
-      const offered = decision.matches.slice(0, MAX_SUGGESTIONS).map((m) => ({ value: m.entry.id, title: m.entry.question }));
+    // Small talk is answered or not at all: "Did you mean: Who are you?" to a question about the weather helps nobody.
+    const close = decision.kind === 'suggest' ? decision.matches.filter((m) => !m.entry.tags.includes(SMALLTALK_TAG)) : [];
+    if (close.length > 0) {
+      const offered = close.slice(0, MAX_SUGGESTIONS).map((m) => ({ value: m.entry.id, title: m.entry.question }));
       const list = offered.map((o, i) => `${i + 1}. ${o.title}`).join('\n');
       const actions = [...offered.map((o) => imBack(o.title)), imBack(t(locale, 'noneOfTheseAction'))];
       data.pending = { kind: 'suggestions', query: text, offered };
@@ -251,7 +286,7 @@ export class FaqBot extends ActivityHandler {
       await context.sendActivity(markdown(t(locale, offered.length === 1 ? 'didYouMeanOne' : 'didYouMean', { list }), actions));
       return;
     }
-    await this.miss(context, data, text);
+    await this.miss(context, data, text, 'outOfScope');
   }
 
   /** Sends an entry's answer, then either hands off, asks "Did this help?", or (small talk) nothing. */
@@ -285,13 +320,17 @@ export class FaqBot extends ActivityHandler {
     // The follow-ups go once, after Yes/No on "Did this help?": web chat and Messenger show only the
     // last message's buttons, and on WhatsApp each message with choices is an interactive list of its own.
     await context.sendActivity(markdown(entry.answer));
-    data.pending = { kind: 'feedback', entryId: entry.id, query };
+    data.pending = { kind: 'feedback', entryId: entry.id, query, ...(entry.asksFor ? { asked: { entryId: entry.id, kind: entry.asksFor } } : {}) };
     data.pendingAt = this.clock.now().toISOString();
     await this.sendYesNo(context, 'didThisHelp', followUpActions);
   }
 
-  /** A question the bot could not answer: recorded, then "rephrase", or on the second miss in a row an offer of a person. */
-  private async miss(context: TurnContext, data: FaqConversationData, query: string): Promise<void> {
+  /**
+   * A question the bot could not answer: recorded, then `first` (what the bot can help with for a
+   * question nothing came close to, "in other words" after declined suggestions), or on the second
+   * miss in a row an offer of a person.
+   */
+  private async miss(context: TurnContext, data: FaqConversationData, query: string, first: 'rephrase' | 'outOfScope' = 'rephrase'): Promise<void> {
     data.followUps = undefined;
     data.misses = [...(data.misses ?? []), query];
     try {
@@ -311,7 +350,7 @@ export class FaqBot extends ActivityHandler {
       data.pendingAt = this.clock.now().toISOString();
       await this.sendYesNo(context, 'stillNoAnswerOfferHuman');
     } else {
-      await this.say(context, 'rephrase');
+      await this.say(context, first);
     }
   }
 

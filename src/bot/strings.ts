@@ -8,6 +8,7 @@
  * @example t(activity.locale, 'didYouMean', { list: '1. Pay by card' })
  */
 import type { HandoffStrings } from '../handoff/strings.js';
+import type { DetailKind } from '../knowledge/types.js';
 
 /** The bot's sentences; `{name}` placeholders are filled by `t()`. Markdown is allowed (the bot sends markdown). */
 export interface BotStrings {
@@ -29,8 +30,20 @@ export interface BotStrings {
   gladItHelped: string;
   /** "No" to did-this-help: offer a person. */
   sorryOfferHuman: string;
-  /** First question in a row the bot could not answer. */
+  /** The customer declined every suggestion: ask for other words. */
   rephrase: string;
+  /**
+   * First question in a row that nothing in the knowledge comes close to (the weather, a joke): say
+   * plainly what the assistant can help with, and that a person is there.
+   */
+  outOfScope: string;
+  /**
+   * The customer sent the detail an answer asked for (`asks_for`); a person takes it from here (the
+   * handoff notice follows). `{detail}` is from `detailNames`, `{value}` what the customer sent.
+   */
+  detailTaken: string;
+  /** Same for an answer that asked for a free-text detail (`asks_for: text`): not echoed back. */
+  detailTakenText: string;
   /** Second miss in a row: offer a person. */
   stillNoAnswerOfferHuman: string;
   /** The customer declined the offer of a person. */
@@ -54,12 +67,20 @@ export interface BotVocabulary {
    * ("the second **one**", "**yes thanks**"): ignored when deciding whether a reply is a pick or a new question.
    */
   fillerWords: string[];
+  /**
+   * Words a question starts with. A reply to an answer that asked for a detail ("Tell me the date and
+   * amount") is read as a new question only when it starts with one of these (or ends with "?") and the
+   * knowledge answers it with another entry: "charged £12 on 14 Nov for a data add-on" is the detail.
+   */
+  questionWords: string[];
 }
 
 /** Everything one locale provides. */
 export interface LocaleStrings {
   bot: BotStrings;
   vocabulary: BotVocabulary;
+  /** What each `asks_for` detail is called in `detailTaken` ("your **postcode**"). */
+  detailNames: Record<DetailKind, string>;
   // ---------------------------------------------------------------------------------------------
   // HANDOFF SECTION — reserved for the handoff plugin (src/handoff/strings.ts `HandoffStrings`).
   // The handoff engineer adds `handoff: HandoffStrings` here and the English texts below.
@@ -81,6 +102,10 @@ const en: LocaleStrings = {
     gladItHelped: 'Glad I could help! Ask me anything else.',
     sorryOfferHuman: "Sorry about that. Would you like to talk to a person?",
     rephrase: "Sorry, I couldn't find an answer to that. Could you say it in other words?",
+    outOfScope:
+      "Sorry, that's not something I can help with. I can answer questions about your **bill**, **plan**, **phone**, **SIM**, **roaming**, **orders** and our **stores** — ask me about one of those, or ask for a person.",
+    detailTaken: 'Thanks — I\'ll pass your {detail} (**{value}**) to our team.',
+    detailTakenText: "Thanks — I'll pass that to our team.",
     stillNoAnswerOfferHuman: "I still can't find an answer. Would you like to talk to a person?",
     offerDeclined: 'No problem. Ask me anything else.',
     humanUnavailable: "I'm sorry, a person isn't available on this channel. You can keep asking me, though.",
@@ -97,10 +122,15 @@ const en: LocaleStrings = {
       'can', 'could', 'how', 'what', 'when', 'where', 'which', 'who', 'why', 'get', 'thanks', 'thank', 'thx', 'ok', 'okay',
       'really', 'very', 'much', 'help', 'helped', 'helpful', 'not', 'at', 'all', 'indeed', 'sure', 'yes', 'nope', 'yeah',
     ],
+    questionWords: [
+      'how', 'what', 'whats', 'when', 'where', 'wheres', 'why', 'who', 'which', 'can', 'could', 'do', 'does', 'did', 'is',
+      'are', 'will', 'would', 'should', 'may', 'have', 'has',
+    ],
   },
+  detailNames: { postcode: 'postcode', phone: 'phone number', email: 'email address', number: 'number', text: 'details' },
   // HANDOFF SECTION (English) — see src/handoff/strings.ts for what each sentence is for.
   handoff: {
-    queued: "I've asked a person from our team to take over. They can see this whole conversation, so there's no need to repeat anything.",
+    queued: "I've passed this chat to our team. They can see this whole conversation, so there's no need to repeat anything.",
     position: "You're number {position} in the queue; the wait is about {minutes} minutes.",
     positionNoEstimate: "You're number {position} in the queue.",
     closed: "Our team works {hours} and is away right now. Write anything you'd like to add here and we'll reply as soon as we're back.",
@@ -110,6 +140,11 @@ const en: LocaleStrings = {
     cancelled: "OK, I've cancelled the request for a person. I'm here if you have another question.",
     agentJoined: '{agent} from our team has joined and can see the whole conversation.',
     resolved: "{agent} has closed this chat. I'm the assistant again — ask me anything, or ask for a person at any time.",
+    transferredToAgent: '{agent} from our {team} team is taking over and can see the whole conversation.',
+    transferredToAgentNoTeam: '{agent} from our team is taking over and can see the whole conversation.',
+    transferredToQueue: "You're back in the queue for our {team} team. They'll see the whole conversation, so there's no need to repeat anything.",
+    transferredToQueueNoTeam: "You're back in the queue for a person from our team. They'll see the whole conversation, so there's no need to repeat anything.",
+    agentStatus: '{agent} from our team',
     cancelPhrases: ['cancel', 'never mind', 'nevermind', 'forget it', "don't need a person", 'no longer needed', 'stop waiting'],
   },
 };
@@ -138,4 +173,9 @@ export function t(locale: string | undefined, key: BotStringKey, params: Record<
 /** The words the bot listens for in the customer's locale. */
 export function vocabulary(locale?: string): BotVocabulary {
   return localeStrings(locale).vocabulary;
+}
+
+/** The name of an `asks_for` detail in the customer's locale ("phone number"). */
+export function detailName(locale: string | undefined, kind: DetailKind): string {
+  return localeStrings(locale).detailNames[kind];
 }

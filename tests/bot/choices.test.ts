@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { recognizePick, recognizeYesNo } from '../../src/bot/choices.js';
+import { readsAsQuestion, recognizeDetail, recognizePick, recognizeYesNo } from '../../src/bot/choices.js';
 
 const offered = [
   { value: 'billing/card', title: 'How can I pay my bill by card?' },
@@ -59,4 +59,26 @@ describe('choice recognition', () => {
       expect(recognizeYesNo(reply)).to.deep.equal(expected);
     });
   }
+
+  const details: [string, Parameters<typeof recognizeDetail>[1], string | undefined][] = [
+    ['SW1A 1AA', 'postcode', 'SW1A 1AA'],
+    ["it's m1 1ae", 'postcode', 'M1 1AE'],
+    ['94105', 'postcode', '94105'],
+    ['no idea sorry', 'postcode', undefined],
+    ['call me on 07700 900123', 'phone', '07700 900123'],
+    ['ana@example.com please', 'email', 'ana@example.com'],
+    ['order NM-558812', 'number', 'NM-558812'],
+    ['I ordered it on Monday', 'number', undefined],
+  ];
+  for (const [reply, kind, value] of details) {
+    it(`finds ${value === undefined ? 'no ' + kind : `the ${kind} ${value}`} in "${reply}"`, () => {
+      expect(recognizeDetail(reply, kind)).to.equal(value);
+    });
+  }
+
+  it('tells a question from a statement', () => {
+    expect(readsAsQuestion('how do i pay my bill')).to.equal(true);
+    expect(readsAsQuestion('whats my pin?')).to.equal(true);
+    expect(readsAsQuestion('charged £12 on 14 Nov for a data add-on')).to.equal(false);
+  });
 });

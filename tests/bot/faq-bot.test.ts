@@ -218,13 +218,13 @@ describe('FaqBot', () => {
       expect(await h.texts('where is my parcel')).to.deep.equal(['Due answer.', en('didThisHelp')]);
       const unrelated = harness(knowledge());
       await unrelated.say('bill');
-      expect(await unrelated.texts('opening hours')).to.deep.equal([en('rephrase')]);
+      expect(await unrelated.texts('opening hours')).to.deep.equal([en('outOfScope')]);
     });
 
     it('does not read a "2" sent hours after the suggestions as a pick', async () => {
       const { h } = await suggested();
       h.clock.advance(3 * 60 * 60 * 1000);
-      expect(await h.texts('2')).to.deep.equal([en('rephrase')]);
+      expect(await h.texts('2')).to.deep.equal([en('outOfScope')]);
     });
 
     it('reads a bare "no" to the suggestions as none of these', async () => {
@@ -327,10 +327,10 @@ describe('FaqBot', () => {
   });
 
   describe('misses', () => {
-    it('asks to rephrase after one miss and records the question for editors', async () => {
+    it('says what it can help with after one miss and records the question for editors', async () => {
       const h = harness(index(), { channelId: 'messenger' });
       await h.say('hello');
-      expect(await h.texts('quantum entanglement')).to.deep.equal([en('rephrase')]);
+      expect(await h.texts('quantum entanglement')).to.deep.equal([en('outOfScope')]);
       expect(await h.insights.unanswered()).to.deep.equal([
         { query: 'quantum entanglement', channel: 'messenger', locale: 'en-US', conversationId: 'conv-1', at: '2026-12-01T10:00:00.000Z' },
       ]);
@@ -352,7 +352,7 @@ describe('FaqBot', () => {
       await h.say('hello');
       await h.say('quantum entanglement');
       await h.say('when is my bill due');
-      expect(await h.texts('zebra migration')).to.deep.equal([en('rephrase')]);
+      expect(await h.texts('zebra migration')).to.deep.equal([en('outOfScope')]);
     });
   });
 
