@@ -8,13 +8,26 @@
 import type { ConversationReference } from 'botbuilder';
 import type { HandoffReason, Owner } from './types.js';
 
-/** Details pulled out of the customer's messages with recognizers-text, shown to the agent as a summary. */
+/**
+ * What an agent reads before writing: the customer's problem in their own words, then the details
+ * pulled out of their messages (recognizers-text), so nobody scrolls the transcript for a number.
+ * The optional fields are absent on summaries stored before they existed.
+ */
 export interface HandoffSummary {
+  /** The customer's substantive messages (no greetings, "yes"/"no" or picked buttons), oldest first, each shortened. */
+  problem?: string[];
   emails: string[];
+  /** E.164 (`+447700900123`) when the customer gave the country code; as written otherwise. */
   phoneNumbers: string[];
+  /** Order, ticket and other reference numbers, as written (`A-77812`). */
   orderNumbers: string[];
+  /** Postcodes, normalised (`SW1A 1AA`, `K1A 0B1`, `94103`). */
+  postcodes?: string[];
+  /** Money with its currency: `500 EUR`, `£30`, `$12.50`. */
+  amounts?: string[];
+  /** Dates resolved against the message's own time: `Fri 27 Nov`, `27–29 Nov`, `since Mon 23 Nov, morning`. */
   dates: string[];
-  /** One line for the console, e.g. "email a@b.com · order A-12345 · date last friday". */
+  /** One line for logs and the `handoff.initiate` event, e.g. `"no signal since this morning" · postcode SW1A 1AA · date since Mon 23 Nov, morning`. */
   text: string;
 }
 
