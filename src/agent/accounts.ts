@@ -11,11 +11,14 @@ import { randomBytes, scrypt as scryptCb, timingSafeEqual, createHash, type Scry
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { JSONFile } from 'lowdb/node';
+import { PrivateJSONFile } from '../storage/adapters.js';
+import { PRIVATE_DIR_MODE } from '../storage/files.js';
+import { passwordProblem, type PasswordOwner } from './password-policy.js';
+
+export { MIN_PASSWORD_LENGTH, MAX_PASSWORD_LENGTH } from './password-policy.js';
 
 /** scrypt cost parameters (OWASP's recommended minimum: N=2^17 is slower; 2^15 keeps logins ~50 ms on a small box). */
 export const SCRYPT_PARAMS = { N: 2 ** 15, r: 8, p: 1, keyLength: 64 } as const;
-/** Shortest password `agents add` accepts. */
-export const MIN_PASSWORD_LENGTH = 8;
 
 function scrypt(password: string, salt: Buffer, keyLength: number, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => scryptCb(password, salt, keyLength, options, (err, key) => (err ? reject(err) : resolve(key))));
@@ -104,10 +107,16 @@ export function agentId(username: string, command = 'agents add'): string {
   return id;
 }
 
-/** Refuses a password shorter than `MIN_PASSWORD_LENGTH`. */
-export function checkPasswordLength(password: string, command = 'agents add'): void {
-  if (password.length < MIN_PASSWORD_LENGTH) throw new AgentAccountError(`${command}: the password needs at least ${MIN_PASSWORD_LENGTH} characters`);
+/**
+ * Refuses a password the policy of password-policy.ts does not accept (too short, too common, or
+ * containing the agent's name), as an `AgentAccountError` naming the command. Every way of setting a
+ * password goes through here, so the console, the CLI and code that seeds accounts follow one rule.
+ */
+export function checkPassword(password: string, owner: PasswordOwner & { command?: string } = {}): void {
+  const problem = passwordProblem(password, owner);
+  if (problem) throw new AgentAccountError(`${owner.command ?? 'agents add'}: ${problem}`);
 }
+
 
 /** A file account's stamp: derived from its hash, so files written before stamps existed need no change. */
 export function stampOf(passwordHash: string): string {
@@ -136,9 +145,9 @@ export class FileAgentAccounts implements AgentAccountStore {
 
   /** Opens `dataDir/agents.json` (created on the first `add`). */
   static async open(dataDir: string): Promise<FileAgentAccounts> {
-    await mkdir(dataDir, { recursive: true });
+    await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const file = path.join(dataDir, 'agents.json');
-    const accounts = new FileAgentAccounts(new JSONFile<AccountsFile>(file), file);
+    const accounts = new FileAgentAccounts(new PrivateJSONFile<AccountsFile>(file), file);
     await accounts.fresh();
     return accounts;
   }
@@ -182,7 +191,7 @@ export class FileAgentAccounts implements AgentAccountStore {
 
   async add(username: string, password: string, options: AddAgentOptions = {}): Promise<PublicAgent> {
     const id = agentId(username);
-    checkPasswordLength(password);
+    checkPassword(password, { command: 'agents add', username: id, displayName: options.displayName });
     const passwordHash = await hashPassword(password);
     return this.change((agents) => {
       if (agents.some((a) => a.id === id)) throw new AgentAccountError(`agents add: an agent named ${id} already exists (change the password with agents passwd ${id})`);
@@ -209,8 +218,8 @@ export class FileAgentAccounts implements AgentAccountStore {
   }
 
   async setPassword(username: string, password: string): Promise<boolean> {
-    checkPasswordLength(password, 'agents passwd');
     const id = username.trim().toLowerCase();
+    checkPassword(password, { command: 'agents passwd', username: id });
     const passwordHash = await hashPassword(password);
     return this.change((agents) => {
       const account = agents.find((a) => a.id === id);

@@ -15,7 +15,7 @@ import {
   AgentAccountError,
   DUMMY_HASH,
   agentId,
-  checkPasswordLength,
+  checkPassword,
   hashPassword,
   verifyPassword,
   type AddAgentOptions,
@@ -54,7 +54,7 @@ export class PgAgentAccounts implements AgentAccountStore {
 
   async add(username: string, password: string, options: AddAgentOptions = {}): Promise<PublicAgent> {
     const id = agentId(username);
-    checkPasswordLength(password);
+    checkPassword(password, { command: 'agents add', username: id, displayName: options.displayName });
     const { rows } = await this.db.query<AgentRow>(
       `INSERT INTO agents (id, name, teams, capacity, password_hash, password_stamp, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING RETURNING ${AGENT_COLUMNS}`,
@@ -71,7 +71,7 @@ export class PgAgentAccounts implements AgentAccountStore {
   }
 
   async setPassword(username: string, password: string): Promise<boolean> {
-    checkPasswordLength(password, 'agents passwd');
+    checkPassword(password, { command: 'agents passwd', username: username.trim().toLowerCase() });
     const { rowCount } = await this.db.query(
       'UPDATE agents SET password_hash = $2, password_stamp = $3, password_changed_at = now() WHERE id = $1',
       [username.trim().toLowerCase(), await hashPassword(password), newStamp()],

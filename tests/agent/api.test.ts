@@ -3,6 +3,12 @@ import { ActivityTypes, type ConversationReference } from 'botbuilder';
 import { DirectLineTokens } from '../../adapters/webchat/tokens.js';
 import { ReplyWindowClosedError } from '../../adapters/shared/errors.js';
 import { ProactiveTestAdapter, settle } from '../handoff/helpers.js';
+import { mountAgentApi } from '../../src/agent/api.js';
+import { openAgentDirectory } from '../../src/agent/directory.js';
+import { silentLogger } from '../../src/log.js';
+import { createServer } from '../../src/server.js';
+import { listen } from '../helpers/http.js';
+import { createFixture, fakeKnowledge, type Fixture } from '../handoff/helpers.js';
 import { createApiFixture, openEventStream, PASSWORD, type ApiFixture } from './helpers.js';
 
 describe('agent API', () => {
@@ -38,14 +44,6 @@ describe('agent API', () => {
       expect(ok.status).to.equal(200);
       expect(ok.body.agent).to.include({ id: 'ada', name: 'Ada' }).and.not.have.property('passwordHash');
       expect((await f.call('GET', '/api/agent/me', ok.body.token)).status).to.equal(200);
-    });
-
-    it('locks a name for a while after repeated wrong passwords', async () => {
-      for (let i = 0; i < 5; i++) expect((await f.call('POST', '/api/agent/login', undefined, { username: 'ada', password: `guess-${i}` })).status).to.equal(401);
-      const locked = await f.call('POST', '/api/agent/login', undefined, { username: 'ada', password: PASSWORD });
-      expect(locked.status).to.equal(429);
-      f.clock.advance(5 * 60 * 1000 + 1);
-      expect((await f.call('POST', '/api/agent/login', undefined, { username: 'ada', password: PASSWORD })).status).to.equal(200);
     });
 
     it("does not let a customer's Direct Line token reach the agent API", async () => {
@@ -250,5 +248,76 @@ describe('agent takeover from the console', () => {
     expect(customer.activeQueue.map((a) => a.text)).to.deep.equal(['Ada from our team has joined and can see the whole conversation.']);
     await customer.receiveActivity('oh hello');
     expect(customer.activeQueue).to.have.length(1); // the bot said nothing
+  });
+});
+
+describe('agent sign-in limits', () => {
+  // Behind one trusted proxy, so each request says which address it comes from (X-Forwarded-For).
+  let fx: Fixture;
+  let close: () => Promise<void>;
+  let url: string;
+  async function start(loginThrottle?: { nameBurst: number; namePerHour: number }) {
+    fx = await createFixture();
+    const directory = await openAgentDirectory({ dataDir: fx.dir, clock: fx.clock });
+    await directory.accounts.add('ada', PASSWORD, { displayName: 'Ada' });
+    const server = createServer({ logger: silentLogger, trustProxy: 1 });
+    mountAgentApi(server, { hub: fx.hub, ...directory, knowledge: fakeKnowledge, clock: fx.clock, logger: silentLogger, loginThrottle });
+    const http = await listen(server);
+    url = http.url;
+    close = async () => {
+      await http.close();
+      await fx.close();
+    };
+  }
+  afterEach(() => close?.());
+
+  async function signIn(from: string, password: string, username = 'ada') {
+    const res = await fetch(`${url}/api/agent/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': from },
+      body: JSON.stringify({ username, password }),
+    });
+    return { status: res.status, retryAfter: Number(res.headers.get('retry-after')), body: (await res.json()) as { code?: string; message?: string; token?: string } };
+  }
+
+  it('does not lock the agent out when someone else types wrong passwords for their name', async () => {
+    await start();
+    for (let i = 0; i < 5; i++) expect((await signIn('203.0.113.7', `guess number ${i}`)).status).to.equal(401);
+    const blocked = await signIn('203.0.113.7', PASSWORD);
+    expect(blocked.status, 'that address waits, even with the right password').to.equal(429);
+    expect(blocked.body.code).to.equal('TooManyRequests');
+    expect(blocked.body.message).to.equal('Sign-in paused: too many wrong passwords for ada from this address; try again in 1 minute.');
+    expect(blocked.retryAfter).to.equal(60);
+    const ada = await signIn('198.51.100.20', PASSWORD);
+    expect(ada.status, 'the agent at another address signs in').to.equal(200);
+    expect(ada.body.token).to.be.a('string');
+  });
+
+  it('makes an address wait longer with every further wrong password, and a right one ends the wait', async () => {
+    await start();
+    for (let i = 0; i < 5; i++) await signIn('203.0.113.7', `guess number ${i}`);
+    fx.clock.advance(60_000);
+    expect((await signIn('203.0.113.7', 'guess number 6')).status).to.equal(401);
+    const longer = await signIn('203.0.113.7', PASSWORD);
+    expect([longer.status, longer.retryAfter]).to.deep.equal([429, 120]);
+    expect(longer.body.message).to.include('try again in 2 minutes');
+    fx.clock.advance(120_000);
+    expect((await signIn('203.0.113.7', PASSWORD)).status).to.equal(200);
+    expect((await signIn('203.0.113.7', 'one more typo')).status, 'counting starts again after a right password').to.equal(401);
+  });
+
+  it('slows a guessing attack spread over many addresses, while the agent still signs in from where they did before', async () => {
+    await start({ nameBurst: 10, namePerHour: 30 });
+    expect((await signIn('192.0.2.10', PASSWORD)).status, 'the agent signs in at the office').to.equal(200);
+    for (let i = 0; i < 10; i++) expect((await signIn(`203.0.113.${i + 1}`, `guess number ${i}`)).status).to.equal(401);
+    const next = await signIn('203.0.113.99', 'guess number 11');
+    expect(next.status, 'a new address has to wait').to.equal(429);
+    expect(next.retryAfter).to.equal(120); // 30 an hour: one every two minutes
+    expect(next.body.message).to.equal('Sign-in slowed down: there have been many wrong passwords for ada from other addresses; try again in 2 minutes, or from where you usually sign in.');
+    expect((await signIn('192.0.2.10', PASSWORD)).status, 'the office is not affected').to.equal(200);
+    expect((await signIn('198.51.100.20', PASSWORD)).status, 'the agent on a new network waits too: the price of the backstop').to.equal(429);
+    fx.clock.advance(120_000);
+    expect((await signIn('203.0.113.99', 'guess number 12')).status, 'one more guess after the wait').to.equal(401);
+    expect((await signIn('203.0.113.98', 'guess number 13')).status, 'and then a wait again').to.equal(429);
   });
 });
