@@ -110,6 +110,12 @@ export class WebChatConversationNotFoundError extends Error {
 
 type Auth = { kind: 'secret' } | { kind: 'token'; claims: TokenClaims };
 
+/** A conversation as this adapter keeps it: also the name the site gave its customer (both stores keep the whole record). */
+type Conversation = WebChatConversation & { userName?: string };
+
+/** Told when a customer starts typing in Web Chat (the agent console shows it); see {@link WebChatAdapter.onCustomerTyping}. */
+export type CustomerTypingListener = (conversationId: string, activity: Partial<Activity>) => void;
+
 interface Subscriber {
   ws: WebSocket;
   /** What the socket has been sent of the log. */
@@ -170,7 +176,8 @@ export class WebChatAdapter extends TurnEngineAdapter {
    * here (it held the conversation's lease), so `acceptedHere` would wrongly say "never run".
    */
   private readonly soleRunner: boolean;
-  private readonly starting = new Map<string, Promise<{ conversation: WebChatConversation; created: boolean }>>();
+  private readonly starting = new Map<string, Promise<{ conversation: Conversation; created: boolean }>>();
+  private readonly typingListeners = new Set<CustomerTypingListener>();
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   private keepAliveTimer?: NodeJS.Timeout;
   private httpServer?: { on(e: 'upgrade', l: (...a: any[]) => void): unknown; off(e: 'upgrade', l: (...a: any[]) => void): unknown };
@@ -196,12 +203,23 @@ export class WebChatAdapter extends TurnEngineAdapter {
   /**
    * A token for a new conversation, for the site's own backend to hand to its page (what
    * `tokens/generate` does, without an HTTP round trip). The conversation starts when the client
-   * first uses the token.
+   * first uses the token. `user.name` (the site's name for its signed-in customer) is kept in the
+   * token, so the customer's activities carry it as `from.name` and agents see it.
    */
-  generateToken(user?: { id?: string }): DirectLineToken {
+  generateToken(user?: { id?: string; name?: string }): DirectLineToken {
     const conversationId = newId();
     const userId = user?.id ?? `dl_${newId()}`;
-    return { conversationId, token: this.tokens.issue(conversationId, userId, this.tokenTtl), expires_in: this.tokenTtl };
+    return { conversationId, token: this.tokens.issue(conversationId, userId, this.tokenTtl, 'conversation', user?.name), expires_in: this.tokenTtl };
+  }
+
+  /**
+   * Calls `listener` when a customer types in Web Chat (a posted `typing` activity), on the instance
+   * that received it; the handoff hub uses it to show "Customer is typing…" to the agent. Returns the
+   * function that stops listening.
+   */
+  onCustomerTyping(listener: CustomerTypingListener): () => void {
+    this.typingListeners.add(listener);
+    return () => this.typingListeners.delete(listener);
   }
 
   // ---------------------------------------------------------------- HTTP
@@ -230,14 +248,14 @@ export class WebChatAdapter extends TurnEngineAdapter {
       const auth = this.authenticateLimited(req, res, 'tokens/generate');
       if (auth.kind !== 'secret') throw new errors.ForbiddenError('tokens/generate needs the Direct Line secret (Authorization: Bearer <secret>), not a token');
       const body = await this.parse(req, startBodySchema, 'tokens/generate');
-      res.json(200, this.generateToken({ id: body.user?.id }));
+      res.json(200, this.generateToken({ id: body.user?.id, name: body.user?.name }));
     });
 
     server.post(`${p}/tokens/refresh`, async (req: Request, res: Response) => {
       const auth = this.authenticate(req);
       if (auth.kind !== 'token') throw new errors.ForbiddenError('tokens/refresh refreshes a token; the secret never expires');
-      const { conv, user } = auth.claims;
-      res.json(200, { conversationId: conv, token: this.tokens.issue(conv, user, this.tokenTtl), expires_in: this.tokenTtl });
+      const { conv, user, name } = auth.claims;
+      res.json(200, { conversationId: conv, token: this.tokens.issue(conv, user, this.tokenTtl, 'conversation', name), expires_in: this.tokenTtl });
     });
 
     server.post(`${p}/conversations`, storageOutageAs503(async (req: Request, res: Response) => {
@@ -245,10 +263,11 @@ export class WebChatAdapter extends TurnEngineAdapter {
       const body = await this.parse(req, startBodySchema, 'conversations');
       const conversationId = auth.kind === 'token' ? auth.claims.conv : newId();
       const userId = auth.kind === 'token' ? auth.claims.user : (body.user?.id ?? `dl_${newId()}`);
-      const { created } = await this.ensureStarted(conversationId, userId, req, body.locale);
+      const userName = auth.kind === 'token' ? auth.claims.name : body.user?.name;
+      const { conversation, created } = await this.ensureStarted(conversationId, userId, req, body.locale, userName);
       res.json(created ? 201 : 200, {
         conversationId,
-        token: this.tokens.issue(conversationId, userId, this.tokenTtl),
+        token: this.tokens.issue(conversationId, userId, this.tokenTtl, 'conversation', userName ?? conversation.userName),
         expires_in: this.tokenTtl,
         streamUrl: this.streamUrl(req, conversationId, userId),
       });
@@ -259,7 +278,7 @@ export class WebChatAdapter extends TurnEngineAdapter {
       const watermark = this.watermarkOf(req);
       res.json(200, {
         conversationId: conversation.id,
-        token: this.tokens.issue(conversation.id, conversation.userId, this.tokenTtl),
+        token: this.tokens.issue(conversation.id, conversation.userId, this.tokenTtl, 'conversation', conversation.userName),
         expires_in: this.tokenTtl,
         streamUrl: this.streamUrl(req, conversation.id, conversation.userId, watermark),
       });
@@ -343,15 +362,15 @@ export class WebChatAdapter extends TurnEngineAdapter {
   }
 
   /** Authenticates a request for `:conversationId`: a token only for its own conversation. */
-  private async conversationFor(req: Request): Promise<{ conversation: WebChatConversation; auth: Auth }> {
+  private async conversationFor(req: Request): Promise<{ conversation: Conversation; auth: Auth }> {
     const auth = this.authenticate(req);
     const id = conversationIdSchema.safeParse(req.params?.conversationId);
     if (!id.success) throw badRequest('conversation', id.error);
     if (auth.kind === 'token') {
       if (auth.claims.conv !== id.data) throw new errors.ForbiddenError('this token belongs to another conversation');
-      return { conversation: (await this.ensureStarted(id.data, auth.claims.user, req)).conversation, auth };
+      return { conversation: (await this.ensureStarted(id.data, auth.claims.user, req, undefined, auth.claims.name)).conversation, auth };
     }
-    const conversation = await this.store.getConversation(id.data);
+    const conversation: Conversation | undefined = await this.store.getConversation(id.data);
     if (!conversation?.startedAt) throw new errors.NotFoundError(`conversation ${id.data} does not exist; start one with POST ${this.basePath}/conversations`);
     return { conversation, auth };
   }
@@ -389,13 +408,13 @@ export class WebChatAdapter extends TurnEngineAdapter {
    * Starts the conversation once: stores it and tells the bot (a conversationUpdate through the
    * inbox, so a crash cannot lose it), never again on reconnect.
    */
-  private ensureStarted(id: string, userId: string, req: IncomingMessage, locale?: string) {
+  private ensureStarted(id: string, userId: string, req: IncomingMessage, locale?: string, userName?: string) {
     const inFlight = this.starting.get(id);
     if (inFlight) return inFlight;
     const work = (async () => {
-      const existing = await this.store.getConversation(id);
+      const existing: Conversation | undefined = await this.store.getConversation(id);
       if (existing?.startedAt) return { conversation: existing, created: false };
-      const conversation: WebChatConversation = existing ?? { id, userId, createdAt: this.clock.now().toISOString() };
+      const conversation: Conversation = existing ?? { id, userId, ...(userName ? { userName } : {}), createdAt: this.clock.now().toISOString() };
       // Stored before the bot is told, so its welcome has a conversation to go to; `startedAt` only
       // once the update is in the inbox, so a crash in between tells the bot at the next start.
       if (!existing) await this.store.saveConversation(conversation);
@@ -405,14 +424,14 @@ export class WebChatAdapter extends TurnEngineAdapter {
         channelId: this.channelId,
         serviceUrl: this.origin(req) + this.basePath,
         conversation: { id } as Activity['conversation'],
-        from: { id: conversation.userId, role: 'user' } as Activity['from'],
+        from: { id: conversation.userId, ...(conversation.userName ? { name: conversation.userName } : {}), role: 'user' } as Activity['from'],
         recipient: { ...this.bot, role: 'bot' } as Activity['recipient'],
-        membersAdded: [{ ...this.bot, role: 'bot' }, { id: conversation.userId, name: '', role: 'user' }] as Activity['membersAdded'],
+        membersAdded: [{ ...this.bot, role: 'bot' }, { id: conversation.userId, name: conversation.userName ?? '', role: 'user' }] as Activity['membersAdded'],
         timestamp: this.clock.now().toISOString() as unknown as Date,
         locale: locale ?? conversation.locale,
       };
       await this.acceptOrUnavailable({ id: `${id}|start`, conversationId: id, at: this.clock.now().getTime(), activity: update, opensWindow: false });
-      const started: WebChatConversation = { ...conversation, startedAt: this.clock.now().toISOString(), ...(locale ? { locale } : {}) };
+      const started: Conversation = { ...conversation, startedAt: this.clock.now().toISOString(), ...(locale ? { locale } : {}) };
       await this.store.saveConversation(started);
       return { conversation: started, created: true };
     })();
@@ -426,17 +445,19 @@ export class WebChatAdapter extends TurnEngineAdapter {
    * and the bot runs on it in this conversation's order. A repeated `clientActivityID` answers with
    * the first POST's id and does not run the bot again.
    */
-  private async receive(conversation: WebChatConversation, inbound: Record<string, any>, auth: Auth, req: IncomingMessage): Promise<string> {
+  private async receive(conversation: Conversation, inbound: Record<string, any>, auth: Auth, req: IncomingMessage): Promise<string> {
     const { channelData, from, deliveryMode: _deliveryMode, ...rest } = inbound;
     const cleanChannelData = channelData ? { ...channelData } : undefined;
     if (cleanChannelData) delete cleanChannelData.switchboard; // only the server marks agent-written activities
     const userId = auth.kind === 'token' ? auth.claims.user : (from?.id ?? conversation.userId);
+    // The name the site passed (signed into the token) wins over whatever the page says.
+    const userName = (auth.kind === 'token' ? auth.claims.name : undefined) ?? conversation.userName ?? from?.name;
     const base = {
       ...rest,
       channelId: this.channelId,
       serviceUrl: this.origin(req) + this.basePath,
       conversation: { id: conversation.id },
-      from: { id: userId, ...(from?.name ? { name: from.name } : {}), role: 'user' },
+      from: { id: userId, ...(userName ? { name: userName } : {}), role: 'user' },
       recipient: { ...this.bot, role: 'bot' },
       timestamp: this.clock.now().toISOString(),
       ...(cleanChannelData ? { channelData: cleanChannelData } : {}),
@@ -446,6 +467,13 @@ export class WebChatAdapter extends TurnEngineAdapter {
       // Shown to the conversation's other sockets, not stored and not a turn (not worth a durable write per keystroke).
       const typing = { ...base, id: this.typingId(conversation.id) };
       await this.publish(WEBCHAT_TYPING_TOPIC, { conversationId: conversation.id, activity: typing });
+      for (const listener of this.typingListeners) {
+        try {
+          listener(conversation.id, typing);
+        } catch (err) {
+          this.logger.warn('a web chat typing listener failed', { error: (err as Error).message });
+        }
+      }
       return typing.id;
     }
     const clientId = typeof cleanChannelData?.clientActivityID === 'string' && cleanChannelData.clientActivityID ? cleanChannelData.clientActivityID : undefined;

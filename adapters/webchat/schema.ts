@@ -21,13 +21,29 @@ const channelAccount = z.looseObject({
   name: z.string().max(256).optional(),
 });
 
-/** `POST tokens/generate` and `POST conversations` (both optional): who the user is. */
+/** A name as the site passes it: trimmed, at most 256 characters; blank means none. */
+const siteName = z
+  .string()
+  .max(256)
+  .transform((n) => n.trim() || undefined)
+  .optional();
+
+/** The docs' casing of the user (`{"User": {"Id", "Name"}}`, as in the Direct Line token examples). */
+const docsUser = z.looseObject({ Id: z.string().max(256).optional(), Name: siteName });
+
+/**
+ * `POST tokens/generate` and `POST conversations` (both optional): who the user is, as the site knows
+ * them — `{"user": {"id", "name"}}` or the documentation's `{"User": {"Id", "Name"}}`, read as `user`.
+ * https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-direct-line-3-0-authentication#generate-token
+ */
 export const startBodySchema = z
   .looseObject({
-    user: channelAccount.optional(),
+    user: z.looseObject({ id: z.string().max(256).optional(), name: siteName }).optional(),
+    User: docsUser.optional(),
     locale: z.string().max(32).optional(),
   })
-  .default({});
+  .default({})
+  .transform(({ User, ...body }) => ({ ...body, user: body.user ?? (User ? { id: User.Id, name: User.Name } : undefined) }));
 
 /** Activity types a client may not post: the server or the bot produces these. */
 export const RESERVED_INBOUND_TYPES = ['conversationUpdate', 'contactRelationUpdate', 'invokeResponse', 'trace', 'delay'] as const;

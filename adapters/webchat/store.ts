@@ -11,6 +11,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Activity } from 'botbuilder';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../src/storage/files.js';
 
 export type { WebChatConversation, ActivityPage, WebChatConversationStore } from '../../src/engine/conversation-store.js';
 import type { WebChatConversation, ActivityPage, WebChatConversationStore } from '../../src/engine/conversation-store.js';
@@ -74,7 +75,7 @@ export class FileConversationStore implements WebChatConversationStore {
       await this.ensureDir();
       const file = this.file(conversation.id, 'json');
       const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-      await fs.writeFile(tmp, JSON.stringify(conversation));
+      await fs.writeFile(tmp, JSON.stringify(conversation), { mode: PRIVATE_FILE_MODE });
       await fs.rename(tmp, file); // atomic replace: readers see the old or the new record, never half
       entry.conversation = { ...conversation };
     });
@@ -86,7 +87,7 @@ export class FileConversationStore implements WebChatConversationStore {
       await this.ensureDir();
       const activity = build(entry.count);
       // One write of one line with O_APPEND: concurrent readers never see a partial earlier entry.
-      entry.handle ??= await fs.open(this.file(id, 'jsonl'), 'a');
+      entry.handle ??= await fs.open(this.file(id, 'jsonl'), 'a', PRIVATE_FILE_MODE);
       this.open.delete(id);
       this.open.set(id, entry);
       this.closeIdleFiles(id);
@@ -203,7 +204,7 @@ export class FileConversationStore implements WebChatConversationStore {
   }
 
   private ensureDir(): Promise<unknown> {
-    this.dirReady ??= fs.mkdir(this.options.dir, { recursive: true });
+    this.dirReady ??= fs.mkdir(this.options.dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     return this.dirReady;
   }
 

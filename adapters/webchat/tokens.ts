@@ -11,6 +11,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Clock } from '../../src/clock.js';
 import { systemClock } from '../../src/clock.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../src/storage/files.js';
 
 /** What a token grants: the REST API of one conversation, or only opening its WebSocket stream. */
 export type TokenScope = 'conversation' | 'stream';
@@ -21,6 +22,8 @@ export interface TokenClaims {
   conv: string;
   /** User id the token speaks for. */
   user: string;
+  /** The customer's name as the site passed it to `tokens/generate` (shown to agents); absent when not given. */
+  name?: string;
   scope: TokenScope;
   /** Issued at / expires at, seconds since the epoch. */
   iat: number;
@@ -30,6 +33,7 @@ export interface TokenClaims {
 const claimsSchema = z.object({
   conv: z.string().min(1).max(128),
   user: z.string().min(1).max(256),
+  name: z.string().min(1).max(256).optional(),
   scope: z.enum(['conversation', 'stream']),
   iat: z.number().int(),
   exp: z.number().int(),
@@ -68,10 +72,13 @@ export class DirectLineTokens {
     this.secretDigest = createHash('sha256').update(secret).digest();
   }
 
-  /** A token for `conv`/`user` valid for `ttlSeconds`. */
-  issue(conv: string, user: string, ttlSeconds: number, scope: TokenScope = 'conversation'): string {
+  /**
+   * A token for `conv`/`user` valid for `ttlSeconds`. `name` (the site's name for its customer) rides
+   * in the signed claims, so every later token and activity of the conversation carries it unforged.
+   */
+  issue(conv: string, user: string, ttlSeconds: number, scope: TokenScope = 'conversation', name?: string): string {
     const iat = Math.floor(this.clock.now().getTime() / 1000);
-    const payload = base64url(JSON.stringify({ conv, user, scope, iat, exp: iat + ttlSeconds, jti: randomBytes(6).toString('base64url') }));
+    const payload = base64url(JSON.stringify({ conv, user, ...(name ? { name } : {}), scope, iat, exp: iat + ttlSeconds, jti: randomBytes(6).toString('base64url') }));
     return `${HEADER}.${payload}.${this.sign(`${HEADER}.${payload}`)}`;
   }
 
@@ -121,10 +128,10 @@ export async function loadOrCreateDirectLineSecret(dataDir: string, configured?:
   const file = path.join(dataDir, SECRET_FILE);
   const existing = await readSecret(file);
   if (existing) return existing;
-  await fs.mkdir(dataDir, { recursive: true });
+  await fs.mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
   const secret = randomBytes(32).toString('base64url');
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await fs.writeFile(tmp, secret + '\n', { mode: 0o600 });
+  await fs.writeFile(tmp, secret + '\n', { mode: PRIVATE_FILE_MODE });
   try {
     await fs.link(tmp, file); // fails with EEXIST when another process won the race
   } catch (err) {

@@ -4,12 +4,14 @@
  * JSON `{code, message}` (409s also name the `holder`, and a closed reply window says until when it was open).
  * Besides the routes of DESIGN.md: `GET /api/agent/knowledge?days=30` (the knowledge view: the folder's
  * state, a rejected edit's problems, what customers asked that it did not answer) and
- * `GET /api/agent/knowledge/search?q=` (the reply box); the event stream also sends `knowledge` events.
+ * `GET /api/agent/knowledge/search?q=` (the reply box), `POST /api/agent/conversations/{id}/typing` (the
+ * customer sees "typing…"); the event stream also sends `knowledge` events and `typing` (the customer types).
  *
  * @example
  *   const { accounts, sessions } = await openAgentDirectory({ dataDir: config.dataDir, db });
  *   mountAgentApi(server, { hub, accounts, sessions, knowledge, insights, logger });
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -27,16 +29,14 @@ import { ChannelUnavailableError, slim, type AgentRef, type HandoffHub, type Hub
 import { ConflictError, ConversationNotFoundError, type ConversationRecord } from '../handoff/queue-store.js';
 import { AGENT_CONSOLE_CSP } from '../security/headers.js';
 import { MAX_JSON_DEPTH, jsonTooDeep } from '../security/json-depth.js';
-import { DEFAULT_RATE_LIMITS, clientKey, makeLimiter, type RateLimiter, type RateLimitOptions } from '../security/rate-limit.js';
+import { DEFAULT_RATE_LIMITS, LoginThrottle, clientKey, makeLimiter, waitInWords, type LoginThrottleOptions, type RateLimiter, type RateLimitOptions } from '../security/rate-limit.js';
 import { isUnavailable } from '../storage/postgres/database.js';
 import type { AgentAccountStore, PublicAgent } from './accounts.js';
+import { MAX_PASSWORD_LENGTH } from './password-policy.js';
 import { AgentSessions, DEFAULT_SESSION_TTL_MS, SessionRefusedError, type AgentSession, type AgentSessionStore, type SessionEnd } from './sessions.js';
 
 /** Largest JSON body the agent API reads. */
 export const MAX_AGENT_BODY_BYTES = 64 * 1024;
-/** Failed sign-ins per name before it is locked for `LOGIN_LOCK_MS` (slows password guessing). */
-export const MAX_FAILED_LOGINS = 5;
-export const LOGIN_LOCK_MS = 5 * 60 * 1000;
 /** Most recent conversations listed for `bot` and `resolved` (the queue itself is always complete). */
 export const MAX_LISTED = 200;
 /** SSE keep-alive comment interval (proxies close idle streams). */
@@ -70,6 +70,11 @@ export interface AgentApiOptions {
   logger?: Logger;
   /** Per-address limit on `POST /api/agent/login` (default `DEFAULT_RATE_LIMITS.login`); `false`: none. */
   loginRateLimit?: RateLimiter | RateLimitOptions | false;
+  /**
+   * Limits on wrong passwords per name and address and per name overall (`LoginThrottle`; its options
+   * or an instance shared by several mounts); `false`: none. Default `DEFAULT_LOGIN_THROTTLE`.
+   */
+  loginThrottle?: LoginThrottle | Partial<LoginThrottleOptions> | false;
 }
 
 /** The 401 message for each way a session ends (the response also carries the `reason`). */
@@ -92,7 +97,7 @@ class HttpError extends Error {
   }
 }
 
-const loginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(1024) });
+const loginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(MAX_PASSWORD_LENGTH) });
 const messageBody = z.object({ text: z.string().trim().min(1).max(4096) });
 const noteBody = z.object({ text: z.string().trim().min(1).max(4096) });
 const transferBody = z
@@ -148,29 +153,127 @@ function toHttp(err: unknown): HttpError {
   return new HttpError(500, 'InternalServerError', 'agent API: unexpected error (see the server log)');
 }
 
+/** Longest last-message preview a queue row is sent (the console shortens it further to fit). */
+export const MAX_PREVIEW_CHARS = 160;
+
+/**
+ * Who the customer is, in words an agent can say: `label` is the title (the name the channel or the
+ * site gave, else the WhatsApp number, else "Web visitor · 7KQ2" — never a raw `dl_…` id), `contact`
+ * the number or email the agent can see as well.
+ */
+export interface CustomerView {
+  id: string;
+  name?: string;
+  label: string;
+  contact?: string;
+}
+
 /** The conversation as the console shows it. */
-export interface ConversationView extends Omit<ConversationRecord, 'reference' | 'version'> {
+export interface ConversationView extends Omit<ConversationRecord, 'reference' | 'version' | 'customer'> {
+  customer: CustomerView;
   position?: number;
   replyWindow?: { botClosesAt?: string; agentClosesAt?: string; lastCustomerMessageAt?: string };
+  /** The customer's last message, as plain text (shortened). */
+  preview?: { text: string; at?: string };
+}
+
+// ITU-T E.164 country codes of one and two digits; every other code has three.
+const ONE_DIGIT_CODES = new Set(['1', '7']);
+const TWO_DIGIT_CODES = new Set('20 27 30 31 32 33 34 36 39 40 41 43 44 45 46 47 48 49 51 52 53 54 55 56 57 58 60 61 62 63 64 65 66 81 82 84 86 90 91 92 93 94 95 98'.split(' '));
+
+/**
+ * A WhatsApp id (the number in international format, digits only) as people write it:
+ * `4915123456789` → `+49 151 23456789`, `14155550100` → `+1 415 555 0100`. Anything else: undefined.
+ */
+export function formatPhoneNumber(digits: string): string | undefined {
+  if (!/^[1-9][0-9]{6,14}$/.test(digits)) return undefined;
+  const ccLength = ONE_DIGIT_CODES.has(digits[0]!) ? 1 : TWO_DIGIT_CODES.has(digits.slice(0, 2)) ? 2 : 3;
+  const cc = digits.slice(0, ccLength);
+  const rest = digits.slice(ccLength);
+  if (cc === '1' && rest.length === 10) return `+1 ${rest.slice(0, 3)} ${rest.slice(3, 6)} ${rest.slice(6)}`;
+  return `+${cc} ${rest.slice(0, 3)} ${rest.slice(3)}`.trimEnd();
+}
+
+/** A short, stable, readable tag for an id without a name (same id, same tag; no look-alike letters). */
+function shortTag(id: string): string {
+  const alphabet = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ';
+  const hash = createHash('sha256').update(id).digest();
+  return Array.from(hash.subarray(0, 4), (b) => alphabet[b % alphabet.length]).join('');
+}
+
+const ANONYMOUS: Record<string, string> = { webchat: 'Web visitor', messenger: 'Messenger user', whatsapp: 'WhatsApp user' };
+
+/** How the console names the customer of `r` (see `CustomerView`). */
+export function customerView(r: Pick<ConversationRecord, 'channelId' | 'customer' | 'summary'>): CustomerView {
+  const name = r.customer.name?.trim() || undefined;
+  const phone = r.channelId === 'whatsapp' ? formatPhoneNumber(r.customer.id) : undefined;
+  const email = (r.summary as { emails?: string[] } | undefined)?.emails?.[0];
+  const label = name ?? phone ?? `${ANONYMOUS[r.channelId] ?? 'Customer'} · ${shortTag(r.customer.id)}`;
+  const contact = [phone, email].filter((x) => x && x !== label).join(' · ') || undefined;
+  return { id: r.customer.id, ...(name ? { name } : {}), label, ...(contact ? { contact } : {}) };
+}
+
+/** A customer's message (not the bot's, not an agent's, not an event) with text. */
+const isCustomerText = (a: Partial<Activity>, customerId: string): boolean =>
+  a.type === 'message' && !!a.text?.trim() && a.from?.role !== 'bot' && !a.channelData?.switchboard?.agent && (a.from?.id === customerId || a.from?.role === 'user');
+
+const previewOf = (a: Partial<Activity>): { text: string; at?: string } => {
+  const text = a.text!.replace(/\s+/g, ' ').trim();
+  const time = a.timestamp ? new Date(a.timestamp) : undefined;
+  const at = time && !Number.isNaN(time.getTime()) ? time.toISOString() : undefined;
+  return { text: text.length > MAX_PREVIEW_CHARS ? `${text.slice(0, MAX_PREVIEW_CHARS - 1)}…` : text, ...(at ? { at } : {}) };
+};
+
+/** What a mounted agent API holds open, for shutdown. */
+export interface AgentApi {
+  /**
+   * Ends every open event stream (and any opened after), so a server that stops does not wait for the
+   * consoles: they reconnect by themselves (`retry:`) to the next instance, or once it is back.
+   */
+  close(): void;
 }
 
 /** Adds the agent API routes and the console page to `server`. */
-export function mountAgentApi(server: Server, options: AgentApiOptions): void {
+export function mountAgentApi(server: Server, options: AgentApiOptions): AgentApi {
   const { hub, accounts, knowledge, insights } = options;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
   const sessions = options.sessions ?? new AgentSessions({ ttlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS, clock, accounts });
   const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
 
+  // The last customer message of each conversation: read from the transcript once per change of the
+  // record, and kept current by the customer messages the hub passes to the consoles.
+  const previews = new Map<string, { preview?: { text: string; at?: string }; updatedAt?: string }>();
+  type Preview = { text: string; at?: string };
+  const later = (a?: Preview, b?: Preview): Preview | undefined => (!b || (a && (a.at ?? '') >= (b.at ?? '')) ? a : b);
+  // Message events carry customer messages (while a person owns the conversation) and agents' replies.
+  const stopPreviews = hub.subscribe((e) => {
+    if (e.type !== 'message' || !isCustomerText({ ...e.activity, from: { role: 'user', ...e.activity.from } as Activity['from'] }, '')) return;
+    const known = previews.get(e.conversationId);
+    previews.set(e.conversationId, { ...known, preview: later(previewOf(e.activity), known?.preview) });
+    if (previews.size > 10_000) previews.delete(previews.keys().next().value!); // bounded memory
+  });
+  server.server?.on('close', stopPreviews);
+  async function preview(r: ConversationRecord): Promise<{ text: string; at?: string } | undefined> {
+    const known = previews.get(r.id);
+    if (known && known.updatedAt === r.updatedAt) return known.preview;
+    const last = (await hub.transcript(r).catch(() => [])).filter((a) => a.conversation?.id === r.id && isCustomerText(a, r.customer.id)).at(-1);
+    const found = later(last && previewOf(last), previews.get(r.id)?.preview);
+    previews.set(r.id, { preview: found, updatedAt: r.updatedAt });
+    return found;
+  }
+
   async function view(r: ConversationRecord, queue?: ConversationRecord[]): Promise<ConversationView> {
     const { reference: _ref, version: _v, ...rest } = r;
     const q = queue ?? (r.owner === 'queued' ? await hub.list({ owner: 'queued' }) : []);
     const i = q.findIndex((x) => x.id === r.id);
-    const w = await hub.replyWindow(r);
+    const [w, last] = await Promise.all([hub.replyWindow(r), preview(r)]);
     return {
       ...rest,
+      customer: customerView(r),
       position: i < 0 ? undefined : i + 1,
       replyWindow: w && { botClosesAt: w.botClosesAt?.toISOString(), agentClosesAt: w.agentClosesAt?.toISOString(), lastCustomerMessageAt: w.lastCustomerMessageAt?.toISOString() },
+      ...(last ? { preview: last } : {}),
     };
   }
 
@@ -206,30 +309,38 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
 
   const id = (req: Request) => String(req.params.id);
 
-  const failedLogins = new Map<string, { count: number; lockedUntil: number }>();
   const loginLimiter = makeLimiter(options.loginRateLimit, DEFAULT_RATE_LIMITS.login, clock);
+  const throttle = options.loginThrottle === false ? undefined : options.loginThrottle instanceof LoginThrottle ? options.loginThrottle : new LoginThrottle({ clock, ...options.loginThrottle });
   server.post(
     '/api/agent/login',
     route(async (req, res) => {
-      const limited = loginLimiter?.take(clientKey(req));
+      const address = clientKey(req);
+      const limited = loginLimiter?.take(address);
       if (limited && !limited.ok) {
         res.header('Retry-After', String(limited.retryAfterSeconds));
-        throw new HttpError(429, 'TooManyRequests', `agent API: too many sign-ins from this address; try again in ${limited.retryAfterSeconds} s`);
+        throw new HttpError(429, 'TooManyRequests', `Sign-in paused: too many attempts from this address; try again in ${waitInWords(limited.retryAfterSeconds)}.`, { retryAfterSeconds: limited.retryAfterSeconds });
       }
       const body = parse(loginBody, await readJson(req), 'login');
-      const key = body.username.trim().toLowerCase();
-      const failed = failedLogins.get(key);
-      if (failed && failed.lockedUntil > clock.now().getTime()) {
-        throw new HttpError(429, 'TooManyRequests', `agent API: too many failed sign-ins for ${key}; try again in a few minutes`);
+      const name = body.username.trim().toLowerCase();
+      const verdict = throttle?.begin(name, address) ?? { ok: true };
+      if (!verdict.ok) {
+        res.header('Retry-After', String(verdict.retryAfterSeconds));
+        const wait = waitInWords(verdict.retryAfterSeconds);
+        const message =
+          verdict.limit === 'address'
+            ? `Sign-in paused: too many wrong passwords for ${name} from this address; try again in ${wait}.`
+            : `Sign-in slowed down: there have been many wrong passwords for ${name} from other addresses; try again in ${wait}, or from where you usually sign in.`;
+        throw new HttpError(429, 'TooManyRequests', message, { retryAfterSeconds: verdict.retryAfterSeconds });
       }
-      const verified = await accounts.authenticate(body.username, body.password);
-      if (!verified) {
-        const count = (failed?.count ?? 0) + 1;
-        failedLogins.set(key, { count: count >= MAX_FAILED_LOGINS ? 0 : count, lockedUntil: count >= MAX_FAILED_LOGINS ? clock.now().getTime() + LOGIN_LOCK_MS : 0 });
-        if (failedLogins.size > 10_000) failedLogins.delete(failedLogins.keys().next().value!); // bounded memory
-        throw new HttpError(401, 'Unauthorized', 'agent API: wrong name or password');
+      let verified;
+      try {
+        verified = await accounts.authenticate(body.username, body.password);
+      } catch (err) {
+        throttle?.abandoned(name, address); // no password was checked (e.g. the database is unavailable)
+        throw err;
       }
-      failedLogins.delete(key);
+      if (!verified) throw new HttpError(401, 'Unauthorized', 'agent API: wrong name or password');
+      throttle?.succeeded(name, address);
       const agent = verified.agent;
       const { token, expiresAt } = await sessions.create(agent, verified.stamp).catch((err: unknown) => {
         throw err instanceof SessionRefusedError ? new HttpError(401, 'Unauthorized', 'agent API: the account changed while signing in; sign in again') : err;
@@ -305,6 +416,12 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
     }),
   );
 
+  // The holder is writing: the customer sees "typing…" (sent at most every few seconds; `sent: false` when skipped).
+  server.post(
+    '/api/agent/conversations/:id/typing',
+    route(async (req, _res, s) => [200, { sent: await hub.sendAgentTyping(id(req), agentRef(s.agent)) }]),
+  );
+
   server.post(
     '/api/agent/conversations/:id/resolve',
     route(async (req, _res, s) => [200, { conversation: await view(await hub.resolve(id(req), agentRef(s.agent))) }]),
@@ -366,6 +483,7 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
       p = (async () => {
         if (e.type === 'conversation') return `event: conversation\ndata: ${JSON.stringify({ change: e.change, conversation: await view(e.conversation) })}\n\n`;
         if (e.type === 'message') return `event: message\ndata: ${JSON.stringify({ conversationId: e.conversationId, activity: e.activity })}\n\n`;
+        if (e.type === 'typing') return `event: typing\ndata: ${JSON.stringify({ conversationId: e.conversationId, from: e.from })}\n\n`;
         return `event: presence\ndata: ${JSON.stringify({ agentsOnline: e.agentsOnline })}\n\n`;
       })();
       rendered.set(e, p);
@@ -399,6 +517,9 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
       },
     );
   };
+  // Open streams' `end`, so shutdown can end them (see `AgentApi.close`).
+  const openStreams = new Set<() => void>();
+  let streamsClosed = false;
   server.get('/api/agent/events', authenticateStream, (req: Request, res: Response, next: (err?: unknown) => void) => {
     const session = streamSessions.get(req)!;
     res.writeHead(200, {
@@ -408,6 +529,9 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
       'X-Accel-Buffering': 'no',
     });
     res.write(`retry: 3000\nevent: hello\ndata: ${JSON.stringify({ agent: session.agent })}\n\n`);
+    const end = () => res.end();
+    openStreams.add(end);
+    if (streamsClosed) end();
     // Events are written in the order they happened, even though rendering is asynchronous.
     let chain = Promise.resolve();
     const send = (text: string | Promise<string>) => {
@@ -439,6 +563,7 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
       clearInterval(recheck);
       unsubscribe();
       knowledgeStreams.delete(send);
+      openStreams.delete(end);
       release();
     };
     req.on('close', stop);
@@ -452,6 +577,7 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
     'markdown.js': 'text/javascript; charset=utf-8',
     'marked.js': 'text/javascript; charset=utf-8',
     'style.css': 'text/css; charset=utf-8',
+    'favicon.svg': 'image/svg+xml',
   };
   // marked's browser ES module build straight from node_modules (no CDN): the console renders the bot's Markdown with it.
   const outside: Record<string, string> = { 'marked.js': createRequire(import.meta.url).resolve('marked') };
@@ -469,5 +595,12 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): void {
   server.get('/agent', serve('index.html'));
   server.get('/agent/', serve('index.html'));
   server.get('/agent/:file', async (req: Request, res: Response) => serve(String(req.params.file))(req, res));
+
+  return {
+    close: () => {
+      streamsClosed = true;
+      for (const end of [...openStreams]) end();
+    },
+  };
 }
 

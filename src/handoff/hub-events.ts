@@ -21,6 +21,8 @@ export type HubEvent =
       conversation: ConversationRecord;
     }
   | { type: 'message'; conversationId: string; activity: Partial<Activity> }
+  /** The customer is typing (web chat), for the console's "Customer is typing…"; never stored. */
+  | { type: 'typing'; conversationId: string; from: 'customer' }
   | { type: 'presence'; agentsOnline: string[] };
 
 /** The bus topic of the hub's conversation and message events. */
@@ -39,6 +41,7 @@ const HubEventMessage = z.object({
       conversation: z.looseObject({ id: z.string(), owner: z.string(), version: z.number() }),
     }),
     z.looseObject({ type: z.literal('message'), conversationId: z.string(), activity: z.looseObject({}) }),
+    z.looseObject({ type: z.literal('typing'), conversationId: z.string(), from: z.literal('customer') }),
   ]),
 });
 

@@ -37,7 +37,7 @@ import {
   type QueueStore,
 } from './queue-store.js';
 import { defaultHandoffStrings, fill, handoffStrings, type HandoffStrings } from './strings.js';
-import { summarize } from './summary.js';
+import { customerMessages, summarize } from './summary.js';
 import type { HandoffReason, HandoffRequest, Owner } from './types.js';
 
 /** A channel adapter as the hub uses it: any botbuilder adapter, optionally with routes and a reply window. */
@@ -46,6 +46,8 @@ export type ChannelAdapter = BotAdapter &
     replyWindow?(conversationId: string): ReplyWindow | undefined | Promise<ReplyWindow | undefined>;
     /** Sends that finally failed (e.g. a WhatsApp `failed` status after the API accepted the message). */
     sendFailures?(conversationId: string): Promise<DeliveryFailure[]>;
+    /** Tells the hub when a customer types (web chat), for the console's "Customer is typing…"; returns the unsubscribe. */
+    onCustomerTyping?(listener: (conversationId: string, activity: Partial<Activity>) => void): () => void;
   };
 
 /** A message the platform did not deliver, as the Meta adapters record it. */
@@ -96,15 +98,32 @@ export const DEFAULT_PRIORITIES: Record<HandoffReason, number> = {
 /** Entry tags with a meaning of their own (knowledge/README.md) that never name a team. */
 export const NON_TEAM_TAGS = ['smalltalk', 'handoff-request'];
 
+/** Least time between two typing indicators an agent's console sends to one customer (each shows for a few seconds). */
+export const AGENT_TYPING_INTERVAL_MS = 3000;
+
 /** Default number of conversations one agent holds at once. */
 export const DEFAULT_AGENT_CAPACITY = 3;
 /** How many recent handling times feed the wait estimate. */
 export const WAIT_SAMPLE_SIZE = 20;
 
-/** Marks a message the handoff plugin itself sends to the customer (position, joined, resolved); it passes the middleware's filter. */
-export function handoffNotice(text: string): Partial<Activity> {
+/**
+ * Who owns the conversation after a notice, for the customer's page (the Web Chat demo's header shows
+ * the agent while one holds the conversation): `status` is the header line in the customer's language.
+ */
+export interface NoticeOwner {
+  owner: Owner;
+  agentName?: string;
+  status?: string;
+}
+
+/**
+ * Marks a message the handoff plugin itself sends to the customer (position, joined, resolved); it
+ * passes the middleware's filter. With `owner`, it also says who holds the conversation now
+ * (`channelData.switchboard.handoff`).
+ */
+export function handoffNotice(text: string, owner?: NoticeOwner): Partial<Activity> {
   const a = MessageFactory.text(text);
-  a.channelData = { switchboard: { notice: 'handoff' } };
+  a.channelData = { switchboard: { notice: 'handoff', ...(owner ? { handoff: owner } : {}) } };
   return a;
 }
 
@@ -188,10 +207,18 @@ export class HandoffHub {
       onChange: (agentsOnline) => this.events.deliver({ type: 'presence', agentsOnline }),
       ...options.presence,
     });
+    for (const adapter of Object.values(this.adapters)) {
+      const off = adapter.onCustomerTyping?.((conversationId) => this.customerTyping(conversationId));
+      if (off) this.stopListening.push(off);
+    }
   }
+
+  /** Stops the adapters' typing listeners at close. */
+  private readonly stopListening: (() => void)[] = [];
 
   /** Stops the presence heartbeat (telling other instances this one's agents are gone) and stops listening to the bus. */
   async close(): Promise<void> {
+    for (const off of this.stopListening.splice(0)) off();
     this.presence.close();
     this.events.close();
     await this.settled();
@@ -450,11 +477,18 @@ export class HandoffHub {
     while (this.pending.size) await Promise.all([...this.pending]);
   }
 
+  /** What the agent reads first: the customer's problem in their words, then the details, dates resolved per message. */
+  private summaryOf(record: ConversationRecord, transcript: Partial<Activity>[]) {
+    return summarize(customerMessages(transcript, record.customer.id), undefined, this.clock.now(), {
+      question: record.question,
+      timeZone: this.options.businessHours?.timeZone,
+    });
+  }
+
   /** Adds the summary and records `handoff.initiate` with the transcript attached. */
   private async enrich(record: ConversationRecord, current: Activity, handoffContext: Record<string, unknown>): Promise<void> {
     const transcript = await this.transcriptWithCurrent(record, current);
-    const customerTexts = transcript.filter((x) => x.type === ActivityTypes.Message && x.from?.role !== 'bot' && x.from?.id === record.customer.id).map((x) => x.text ?? '');
-    const summary = summarize(customerTexts, undefined, this.clock.now());
+    const summary = this.summaryOf(record, transcript);
     const saved = await this.mutate(record.id, (r) => (r.handoffs === record.handoffs ? { ...r, summary } : r));
     const context = { activity: current } as unknown as TurnContext; // EventFactory reads only `context.activity`
     await this.recordEvent(saved, EventFactory.createHandoffInitiation(context, { ...handoffContext, summary: summary.text }, { activities: transcript }));
@@ -540,7 +574,7 @@ export class HandoffHub {
 
   private async initiateTakeover(record: ConversationRecord): Promise<void> {
     const transcript = await this.transcript(record);
-    const summary = summarize(transcript.filter((x) => x.type === ActivityTypes.Message && x.from?.id === record.customer.id).map((x) => x.text ?? ''), undefined, this.clock.now());
+    const summary = this.summaryOf(record, transcript);
     const saved = await this.mutate(record.id, (r) => (r.handoffs === record.handoffs ? { ...r, summary } : r));
     const activity = TurnContext.applyConversationReference({ type: ActivityTypes.Message, id: undefined }, record.reference, true) as Activity;
     const fakeContext = { activity } as unknown as TurnContext; // EventFactory only reads `context.activity`
@@ -548,7 +582,11 @@ export class HandoffHub {
     this.emit({ type: 'conversation', change: 'summarized', conversation: saved });
   }
 
-  /** Hands the conversation to another agent (assigned to them) or back to a team's queue (keeping its place). */
+  /**
+   * Hands the conversation to another agent (assigned to them) or back to a team's queue (keeping its
+   * place). The customer is told who takes over or that they wait again, and the transcript gets a
+   * `handoff.transfer` line saying who moved it where.
+   */
   async transfer(id: string, by: AgentRef, to: { agent?: AgentRef; team?: string }): Promise<ConversationRecord> {
     const now = this.clock.now().toISOString();
     const record = await this.mutate(id, (r) => {
@@ -559,9 +597,55 @@ export class HandoffHub {
       if (to.agent) return { ...r, owner: 'assigned', agentId: to.agent.id, agentName: to.agent.name, assignedAt: now };
       return { ...r, owner: 'queued', agentId: undefined, agentName: undefined, assignedAt: undefined, team: to.team || undefined };
     });
+    const s = this.stringsFor(record.reference.locale);
+    // The team the new agent answers for here: the conversation's own when they are in it, else their first.
+    const team = to.agent ? (to.agent.teams?.includes(record.team ?? '') ? record.team : to.agent.teams?.[0]) : record.team;
+    const where = to.agent ? to.agent.name : team ? `the ${team} queue` : 'the queue';
+    const transferEvent = EventFactory.createHandoffStatus({ id: record.id, name: '', isGroup: false, conversationType: '' } as any, 'transferred', `transferred by ${by.name} to ${where}`);
+    transferEvent.name = 'handoff.transfer'; // not a state of the Bot Framework handoff protocol: its own event name
+    transferEvent.from = record.reference.bot ?? { id: 'switchboard', name: 'Switchboard' };
+    transferEvent.value = { ...transferEvent.value, by: { id: by.id, name: by.name }, to: to.agent ? { agentId: to.agent.id, agentName: to.agent.name } : { team: team ?? null } };
+    await this.recordEvent(record, transferEvent);
     this.emit({ type: 'conversation', change: 'transferred', conversation: record });
-    if (to.agent) await this.notify(record, fill(this.stringsFor(record.reference.locale).agentJoined, { agent: to.agent.name }));
+    const told = to.agent
+      ? fill(team ? s.transferredToAgent : s.transferredToAgentNoTeam, { agent: to.agent.name, team: team ?? '' })
+      : team ? fill(s.transferredToQueue, { team }) : s.transferredToQueueNoTeam;
+    await this.notify(record, told);
     return record;
+  }
+
+  private readonly agentTypingAt = new Map<string, number>();
+
+  /**
+   * The holder is writing a reply: the customer's channel shows its typing indicator (Web Chat's
+   * "typing…", Messenger's `typing_on`, WhatsApp's indicator). At most one every `AGENT_TYPING_INTERVAL_MS`
+   * per conversation is sent (each one shows for a few seconds); returns whether this one was.
+   */
+  async sendAgentTyping(id: string, by: AgentRef): Promise<boolean> {
+    const record = await this.mustGet(id);
+    if (record.owner !== 'assigned' || record.agentId !== by.id) {
+      throw new ConflictError(`Handoff: typing in conversation ${id} is shown only for the agent holding it; claim it first`, record.owner === 'assigned' ? { agentId: record.agentId!, agentName: record.agentName } : undefined);
+    }
+    const now = this.clock.now().getTime();
+    if (now - (this.agentTypingAt.get(id) ?? -Infinity) < AGENT_TYPING_INTERVAL_MS) return false;
+    this.agentTypingAt.set(id, now);
+    if (this.agentTypingAt.size > 10_000) this.agentTypingAt.delete(this.agentTypingAt.keys().next().value!);
+    const typing: Partial<Activity> = { type: ActivityTypes.Typing, channelData: { switchboard: { agent: { agentId: by.id, agentName: by.name } } } };
+    await this.deliver(record, typing);
+    return true;
+  }
+
+  /** A customer is typing (a web chat `typing` activity): consoles hear it while a person owns the conversation. */
+  customerTyping(conversationId: string): void {
+    const known = this.knownOwner(conversationId);
+    const tell = (owner: Owner | undefined) => {
+      if (owner === 'queued' || owner === 'assigned') this.emit({ type: 'typing', conversationId, from: 'customer' });
+    };
+    if (known) return tell(known);
+    this.get(conversationId).then(
+      (r) => tell(r?.owner),
+      (err) => this.logger.debug('customer typing: owner unknown', { conversationId, error: (err as Error).message }),
+    );
   }
 
   /** Hands the conversation back to the bot and tells the customer so. */
@@ -637,8 +721,11 @@ export class HandoffHub {
 
   /** A notice to the customer that must not make the agent's action fail (e.g. the window has closed). */
   private async notify(record: ConversationRecord, text: string): Promise<void> {
+    // Says who holds the conversation now, so the customer's page can show the agent (or the assistant again).
+    const status = record.owner === 'assigned' && record.agentName ? fill(this.stringsFor(record.reference.locale).agentStatus, { agent: record.agentName }) : undefined;
+    const owner: NoticeOwner = { owner: record.owner, ...(record.owner === 'assigned' && record.agentName ? { agentName: record.agentName } : {}), ...(status ? { status } : {}) };
     try {
-      await this.deliver(record, handoffNotice(text));
+      await this.deliver(record, handoffNotice(text, owner));
     } catch (err) {
       this.logger.warn('handoff notice not delivered', { conversationId: record.id, channelId: record.channelId, error: (err as Error).message });
     }
@@ -653,12 +740,15 @@ export class HandoffHub {
 
   /**
    * Handoff events are written to the transcript (where any Bot Framework hub reading it finds them)
-   * and never sent through the channel adapter: customers must not see them.
+   * and never sent through the channel adapter: customers must not see them. They carry
+   * `channelData.switchboard.system`, the mark the console draws system lines from: a customer can post
+   * an event of the same name, but the channels strip `channelData.switchboard` from what customers send.
    */
   private async recordEvent(record: ConversationRecord, event: Partial<Activity>): Promise<void> {
     if (!this.transcripts) return;
     const activity = {
       ...event,
+      channelData: { ...event.channelData, switchboard: { ...event.channelData?.switchboard, system: true } },
       id: `handoff-${randomUUID()}`,
       channelId: record.channelId,
       conversation: { ...(record.reference.conversation ?? {}), id: record.id },

@@ -38,6 +38,6 @@ export {
   type QueueStore,
 } from './queue-store.js';
 export { BusinessHours, BusinessHoursError } from './business-hours.js';
-export { summarize, warmUpSummary } from './summary.js';
+export { summarize, warmUpSummary, customerMessages, type SummaryMessage, type SummaryOptions } from './summary.js';
 export { defaultHandoffStrings, handoffStrings, type HandoffStrings } from './strings.js';
 export { HANDOFF_REQUESTER, type HandoffRequester, type HandoffRequest, type HandoffReason, type Owner } from './types.js';

@@ -26,6 +26,16 @@ export interface HandoffStrings {
   agentJoined: string;
   /** Resolved: the bot answers again. */
   resolved: string;
+  /** Another agent took over by transfer; `{agent}`, `{team}` (the team they answer for). */
+  transferredToAgent: string;
+  /** Same, for an agent in no particular team; `{agent}`. */
+  transferredToAgentNoTeam: string;
+  /** Sent back to a team's queue by transfer; `{team}`. */
+  transferredToQueue: string;
+  /** Sent back to the general queue by transfer. */
+  transferredToQueueNoTeam: string;
+  /** The chat header's status line while an agent holds the conversation (Web Chat demo page); `{agent}`. */
+  agentStatus: string;
   /** Words that cancel a waiting handoff (matched with botbuilder's choice recognition, not regexes). */
   cancelPhrases: string[];
 }

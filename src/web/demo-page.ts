@@ -21,7 +21,8 @@ import { DEFAULT_RATE_LIMITS, enforceRateLimit, makeLimiter, type RateLimiter, t
 
 /** Mints a token for a new web chat conversation; `WebChatAdapter` is one. */
 export interface WebChatTokenIssuer {
-  generateToken(user?: { id?: string }): { conversationId: string; token: string; expires_in: number };
+  /** `user.name`: the site's name for a signed-in customer, which agents then see (the demo page has none). */
+  generateToken(user?: { id?: string; name?: string }): { conversationId: string; token: string; expires_in: number };
 }
 
 /** Options of {@link mountDemoPage}. */

@@ -79,7 +79,7 @@ export async function startAgentApi(options: Pick<AgentApiOptions, 'hub' | 'cloc
  */
 export async function createApiFixture(
   agents: string[] = ['ada', 'bob'],
-  options: { hours?: string; db?: Database } & Pick<AgentApiOptions, 'knowledge' | 'insights' | 'sessionRecheckMs'> = {},
+  options: { hours?: string; db?: Database; channelId?: string } & Pick<AgentApiOptions, 'knowledge' | 'insights' | 'sessionRecheckMs'> = {},
 ): Promise<ApiFixture> {
   const f = await createFixture(options);
   const { accounts, sessions } = await openAgentDirectory({ dataDir: f.dir, db: options.db, sessionTtlMs: SESSION_TTL_MS, clock: f.clock });
@@ -98,6 +98,8 @@ export async function createApiFixture(
         if (context.activity.type !== 'message') return;
         const requester = context.turnState.get(HANDOFF_REQUESTER) as HandoffRequester;
         if (context.activity.text === 'agent please') await requester.requestHandoff(context, { reason: 'customer-asked', question: 'where is order 55512?' });
+        // As FaqBot does when a customer asks for a person outright: their own words are the question.
+        else if (context.activity.text === 'a person please') await requester.requestHandoff(context, { reason: 'customer-asked', question: context.activity.text });
         else await context.sendActivity(`bot: ${context.activity.text}`);
       }, conversationId, userId);
     },
@@ -200,4 +202,36 @@ export async function writeKnowledge(dir: string): Promise<void> {
   await mkdir(join(dir, 'billing'), { recursive: true });
   await writeFile(join(dir, BROKEN_EDIT.path), knowledgeFile('How can I pay my bill?', 'Pay in the app under Billing.', ['alternates: [pay my bill, pay invoice]']));
   await writeFile(join(dir, 'hello.md'), knowledgeFile('Hello', 'Hi there!', ['tags: [smalltalk]']));
+}
+
+/**
+ * The agent API on a fixed `port` (the console's page keeps its origin, and so its session, across a
+ * restart); `close` also drops open event streams, as a stopping process does.
+ */
+export async function startAgentApiOnPort(port: number, options: Pick<AgentApiOptions, 'hub' | 'clock' | 'knowledge' | 'sessionRecheckMs'> & AgentDirectory): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer({ logger: silentLogger });
+  mountAgentApi(server, { ...options, knowledge: options.knowledge ?? fakeKnowledge, logger: silentLogger });
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const actual = (server.address() as { port: number }).port;
+  return {
+    url: `http://127.0.0.1:${actual}`,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.server.closeAllConnections();
+      await closed;
+      await options.sessions.close?.();
+    },
+  };
+}
+
+/**
+ * Makes `customer` (a `customer()` adapter) speak as `id` with `name` (undefined: no name, as a web
+ * visitor or a WhatsApp user without a profile name). TestAdapter's template wins over an activity's own `from`.
+ */
+export function speakAs<T extends ReturnType<ApiFixture['customer']>>(customer: T, id: string, name?: string): T {
+  (customer as unknown as { template: Record<string, unknown> }).template.from = { id, ...(name === undefined ? {} : { name }), role: 'user' };
+  return customer;
 }

@@ -22,7 +22,7 @@ const ROUTES: Record<string, Access> = {
   'GET /agent': 'public',
   'GET /agent/': 'public',
   'GET /agent/:file': 'public', // static console files only (an allowlist)
-  'POST /api/agent/login': 'public', // rate-limited per address, locked per name
+  'POST /api/agent/login': 'public', // rate-limited per address; wrong passwords limited per name and address, and per name
   'GET /webhooks/messenger': 'meta-signature', // verify token
   'POST /webhooks/messenger': 'meta-signature',
   'GET /webhooks/whatsapp': 'meta-signature',
@@ -42,6 +42,7 @@ const ROUTES: Record<string, Access> = {
   'GET /api/agent/conversations/:id': 'agent-session',
   'POST /api/agent/conversations/:id/claim': 'agent-session',
   'POST /api/agent/conversations/:id/messages': 'agent-session',
+  'POST /api/agent/conversations/:id/typing': 'agent-session',
   'POST /api/agent/conversations/:id/resolve': 'agent-session',
   'POST /api/agent/conversations/:id/transfer': 'agent-session',
   'POST /api/agent/conversations/:id/notes': 'agent-session',

@@ -12,7 +12,7 @@ describe('web chat demo page header', () => {
 
   const status = async () => {
     const html = await (await fetch(`${app.url}/`)).text();
-    return /<div class="chat-status">(.*?)<\/div>/.exec(html)?.[1] ?? '';
+    return /<span id="chat-status-text">(.*?)<\/span>/.exec(html)?.[1] ?? '';
   };
 
   it('says when people answer from the configured business hours', async () => {

@@ -1,26 +1,67 @@
+// @ts-check
 // Switchboard agent console: plain ES module, no build step, no CDN. Talks to /api/agent/* with the
 // Bearer token from sign-in and listens to /api/agent/events (server-sent events read with fetch,
 // because EventSource cannot send an Authorization header).
+//
+// Names, numbers and everything a customer typed are text nodes, inside <bdi> where they sit next to
+// other text (a right-to-left override in a name must not flip what follows it); in strings that
+// cannot hold elements (the title, <option>, error lines) they are wrapped in FSI … PDI instead.
 import { renderMarkdown } from './markdown.js';
 
+/**
+ * @typedef {{ id: string, name?: string, label: string, contact?: string }} Customer
+ * @typedef {{ text: string, at?: string }} Preview
+ * @typedef {{ id: string, channelId: string, customer: Customer, owner: 'bot' | 'queued' | 'assigned', agentId?: string,
+ *   agentName?: string, team?: string, priority: number, queuedAt?: string, assignedAt?: string, resolvedAt?: string,
+ *   updatedAt: string, reason?: string, position?: number, preview?: Preview, notes: { agentName: string, text: string }[],
+ *   replyWindow?: { agentClosesAt?: string } }} Conversation
+ * @typedef {{ id?: string, type?: string, name?: string, text?: string, timestamp?: string, value?: any,
+ *   from?: { id?: string, name?: string, role?: string }, conversation?: { id: string },
+ *   attachments?: { contentType: string }[], channelData?: { switchboard?: { system?: boolean, agent?: { agentName: string } } } }} Activity
+ * @typedef {{ conversation: Conversation, transcript: Activity[], context: any, deliveryFailures?: any[] }} Detail
+ * @typedef {{ id: string, name: string, teams: string[], online?: boolean }} Agent
+ */
+
+/** @param {string} id @returns {any} the element (its kind is known from index.html) */
 const $ = (id) => document.getElementById(id);
+/** `text` isolated for places that cannot hold a <bdi> (title, options, messages). @param {string} text */
+const iso = (text) => `\u2068${text}\u2069`;
 const BASE_TITLE = 'Switchboard — agent console';
+/** Everything the console knows; the server's events patch it. */
 const state = {
   token: sessionStorage.getItem('switchboard.token') || '',
+  /** @type {Agent | null} */
   agent: null,
   tab: 'queued',
+  /** @type {Map<string, Conversation>} */
   conversations: new Map(),
+  /** @type {string | null} */
   selectedId: null,
+  /** @type {Detail | null} */
   detail: null,
+  /** @type {Agent[]} */
   agents: [],
   unseen: 0,
+  /** @type {AbortController | null} */
   events: null,
+  /** @type {AudioContext | null} */
   audio: null,
-  kbStatus: null, // the knowledge's state: from /api/agent/knowledge, then live from the event stream
+  /** @type {string | null} */
+  flash: null,
+  /** @type {any} the knowledge's state: from /api/agent/knowledge, then live from the event stream */
+  kbStatus: null,
+  /** @type {any} */
   kbGaps: null,
 };
 
 // ---- helpers ---------------------------------------------------------------------------------
+/**
+ * An element with attributes (`class`, `dataset`, `on…` listeners) and children (strings become text).
+ * @param {string} tag
+ * @param {Record<string, any>} [props]
+ * @param {...any} children
+ * @returns {HTMLElement}
+ */
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
@@ -33,37 +74,91 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
+/** @param {string} message */
 function showError(message) {
   const box = $('error');
   box.textContent = message;
   box.hidden = !message;
 }
 
+/** Why the server ended a session (the 401's `reason`), said to the agent. */
+const SIGNED_OUT = {
+  unknown: 'You were signed out: the server no longer knows this session (it was signed out, or the server lost its sessions). Sign in again.',
+  expired: 'You were signed out: your session ran out of time. Sign in again.',
+  removed: 'You were signed out: your agent account was removed. Ask an administrator if you still need access.',
+  'password-changed': 'You were signed out: your password was changed. Sign in with the new password.',
+};
+const SIGNED_OUT_OTHER = 'You were signed out. Sign in again.';
+const UNREACHABLE = 'Cannot reach the server. Trying again…';
+
+/** @param {{ reason?: string }} data @returns {string} */
+const signedOutMessage = (data) => (data.reason && Object.hasOwn(SIGNED_OUT, data.reason) ? SIGNED_OUT[/** @type {keyof SIGNED_OUT} */ (data.reason)] : SIGNED_OUT_OTHER);
+
+/** A refusal of the API: `status` and the JSON body (`code`, `message`, `holder`, `reason`, …). */
+class ApiError extends Error {
+  /** @param {number} status @param {any} data @param {string} message */
+  constructor(status, data, message) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.data = data;
+  }
+}
+
+/** Thrown after the console signed out on a 401 (the sign-in page already says why). */
+class SignedOutError extends Error {
+  name = 'SignedOutError';
+}
+
+/**
+ * Calls the agent API with the session's token. A 401 signs the console out with a sentence for its reason.
+ * @param {string} method @param {string} path @param {unknown} [body]
+ * @returns {Promise<any>}
+ */
 async function api(method, path, body) {
+  /** @type {Record<string, string>} */
   const headers = { authorization: `Bearer ${state.token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = await res.json().catch(() => ({}));
-  if (res.status === 401 && path !== '/api/agent/login') {
-    signOut(data.message || 'Your session has ended; sign in again.');
-    throw new Error(data.message || 'signed out');
+  if (res.status === 401) {
+    signOut(signedOutMessage(data));
+    throw new SignedOutError(signedOutMessage(data));
   }
-  if (!res.ok) {
-    const err = new Error(data.message || `${res.status} ${res.statusText}`);
-    err.status = res.status;
-    err.data = data;
-    throw err;
-  }
+  if (!res.ok) throw new ApiError(res.status, data, data.message || `${res.status} ${res.statusText}`);
   return data;
 }
 
-function explain(err) {
-  const d = err.data || {};
-  if (d.code === 'ReplyWindowClosed') return `Not sent: the customer's reply window is closed${d.closedAt ? ` (closed ${new Date(d.closedAt).toLocaleString()})` : ''}. ${err.message}`;
-  if (d.holder) return `${err.message}`;
-  return err.message;
+/**
+ * The server's message for people: without the "agent API …:" / "Handoff:" prefix, with the
+ * conversation's id replaced by the customer's label.
+ * @param {string} message
+ */
+function humanize(message) {
+  let text = String(message || '').replace(/^(agent API|Handoff)[^:]*:\s*/, '');
+  const c = state.detail?.conversation;
+  if (c && c.id.length >= 6) text = text.split(`conversation ${c.id}`).join(`the conversation with ${iso(c.customer.label)}`).split(c.id).join(iso(c.customer.label));
+  return text ? text[0].toUpperCase() + text.slice(1) : 'Something went wrong.';
 }
 
+/** Says what failed above the console; a sign-out has already said why on the sign-in page. @param {unknown} err */
+function report(err) {
+  const message = explain(err);
+  if (message) showError(message);
+}
+
+/** @param {any} err @returns {string} */
+function explain(err) {
+  if (err instanceof SignedOutError) return '';
+  if (!(err instanceof ApiError)) return err instanceof TypeError ? UNREACHABLE : humanize(err?.message);
+  const d = err.data || {};
+  const who = state.detail ? iso(state.detail.conversation.customer.label) : 'this customer';
+  if (d.code === 'ReplyWindowClosed') return `Not sent: the customer's reply window is closed${d.closedAt ? ` (closed ${new Date(d.closedAt).toLocaleString()})` : ''}. ${humanize(err.message)}`;
+  if (d.holder) return `${iso(d.holder.agentName || d.holder.agentId)} is already helping ${who}.`;
+  return humanize(err.message);
+}
+
+/** @param {number} ms */
 function duration(ms) {
   const s = Math.max(0, Math.floor(ms / 1000));
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
@@ -72,13 +167,14 @@ function duration(ms) {
   return `${m}:${String(sec).padStart(2, '0')}`;
 }
 
-/** HH:MM (24 h), with the day in front when it is not today. */
-function clockTime(iso) {
-  const d = new Date(iso);
+/** HH:MM (24 h), with the day in front when it is not today. @param {string} when */
+function clockTime(when) {
+  const d = new Date(when);
   const time = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
   return d.toDateString() === new Date().toDateString() ? time : `${d.toLocaleDateString()} ${time}`;
 }
 
+/** @param {Conversation} c */
 function windowText(c) {
   const w = c.replyWindow;
   if (!w || !w.agentClosesAt) return '';
@@ -86,6 +182,7 @@ function windowText(c) {
   return left > 0 ? `Reply window: ${duration(left)} left` : 'Reply window closed — the customer has to write first';
 }
 
+/** @type {Record<string, string>} */
 const REASONS = {
   'customer-asked': 'asked for a person',
   'two-misses': 'bot missed twice',
@@ -95,30 +192,48 @@ const REASONS = {
 };
 
 // ---- sign-in ---------------------------------------------------------------------------------
+/** Back to the sign-in page, with nothing of the console left on it. @param {string} [message] */
 function signOut(message) {
   state.token = '';
   state.agent = null;
   sessionStorage.removeItem('switchboard.token');
   state.events?.abort();
+  state.conversations.clear();
+  state.selectedId = null;
+  state.detail = null;
   $('console').hidden = true;
+  $('detail').hidden = true;
   $('whoami').hidden = true;
   $('signin').hidden = false;
+  /** @type {HTMLFormElement} */ ($('login-form')).reset();
   showError(message || '');
 }
 
-$('login-form').addEventListener('submit', async (e) => {
+/** The sign-in refusal in words (wrong password, too many tries, …). @param {number} status @param {any} data */
+function signInError(status, data) {
+  if (status === 401) return 'That name and password do not match. Try again.';
+  return data.message ? humanize(data.message) : 'Sign-in failed. Try again in a moment.';
+}
+
+$('login-form').addEventListener('submit', async (/** @type {SubmitEvent} */ e) => {
   e.preventDefault();
-  const form = new FormData(e.target);
+  const form = new FormData(/** @type {HTMLFormElement} */ (e.target));
   try {
     state.audio ??= new AudioContext(); // created on a user gesture so the escalation sound may play
   } catch {}
-  const res = await fetch('/api/agent/login', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: form.get('username'), password: form.get('password') }),
-  });
+  /** @type {Response} */
+  let res;
+  try {
+    res = await fetch('/api/agent/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: form.get('username'), password: form.get('password') }),
+    });
+  } catch {
+    return showError('Cannot reach the server. Check the connection and try again.');
+  }
   const data = await res.json().catch(() => ({}));
-  if (!res.ok) return showError(data.message || 'Sign-in failed');
+  if (!res.ok) return showError(signInError(res.status, data));
   state.token = data.token;
   sessionStorage.setItem('switchboard.token', data.token);
   start();
@@ -129,22 +244,31 @@ $('logout').addEventListener('click', async () => {
   signOut('Signed out.');
 });
 
+/** Opens the console for the stored token; while the server cannot be reached it keeps trying. */
 async function start() {
+  /** @type {Agent} */
+  let agent;
   try {
-    const me = await api('GET', '/api/agent/me');
-    state.agent = me.agent;
-  } catch {
-    return signOut('');
+    agent = (await api('GET', '/api/agent/me')).agent;
+  } catch (err) {
+    if (err instanceof SignedOutError) return; // the sign-in page says why
+    if (!state.token) return;
+    $('signin').hidden = true;
+    showError(UNREACHABLE);
+    setTimeout(start, 2000);
+    return;
   }
+  state.agent = agent;
   showError('');
   $('signin').hidden = true;
   $('console').hidden = false;
   $('whoami').hidden = false;
-  $('agent-name').textContent = state.agent.name;
-  await Promise.all([loadList('active'), loadAgents(), loadKnowledge().catch((err) => showError(explain(err)))]);
+  $('agent-name').textContent = agent.name;
+  await Promise.all([loadList('active'), loadAgents(), loadKnowledge().catch((err) => report(err))]);
   connectEvents();
 }
 
+/** @param {string} status */
 async function loadList(status) {
   const data = await api('GET', `/api/agent/conversations?status=${status}`);
   if (status === 'active') for (const [id, c] of state.conversations) if (c.owner !== 'bot') state.conversations.delete(id);
@@ -155,7 +279,7 @@ async function loadList(status) {
 async function loadAgents() {
   const data = await api('GET', '/api/agent/agents');
   state.agents = data.agents;
-  renderOnline(data.agents.filter((a) => a.online).map((a) => a.id));
+  renderOnline(state.agents.filter((a) => a.online).map((a) => a.id));
 }
 
 // ---- live events -----------------------------------------------------------------------------
@@ -165,7 +289,8 @@ async function connectEvents() {
   state.events = controller;
   try {
     const res = await fetch('/api/agent/events', { headers: { authorization: `Bearer ${state.token}` }, signal: controller.signal });
-    if (res.status === 401) return signOut('Your session has ended; sign in again.');
+    if (res.status === 401) return signOut(signedOutMessage(await res.json().catch(() => ({}))));
+    if (!res.ok || !res.body) throw new Error(`event stream: ${res.status}`);
     setLive(true);
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = '';
@@ -184,17 +309,21 @@ async function connectEvents() {
   }
   setLive(false);
   if (!state.token || controller.signal.aborted) return;
+  // Catch up on what happened while disconnected (a restarted server, a dropped network), then listen again.
   setTimeout(async () => {
-    await Promise.all([loadList('active'), loadKnowledge()]).catch(() => {}); // catch up on what happened while disconnected
-    connectEvents();
+    if (!state.token) return;
+    await Promise.all([loadList('active'), loadKnowledge(), state.selectedId ? openConversation(state.selectedId, { quiet: true }) : null]).catch(() => {});
+    if (state.token) connectEvents();
   }, 2000);
 }
 
+/** @param {boolean} live */
 function setLive(live) {
   $('connection').textContent = live ? 'live' : 'reconnecting…';
   $('connection').classList.toggle('live', live);
 }
 
+/** One server-sent event: `event:` and `data:` lines. @param {string} block */
 function handleBlock(block) {
   let event = 'message';
   let data = '';
@@ -205,28 +334,44 @@ function handleBlock(block) {
   if (!data) return;
   const payload = JSON.parse(data);
   if (event === 'conversation') onConversation(payload.change, payload.conversation);
-  else if (event === 'message') onMessage(payload.conversationId, payload.activity);
+  else if (event === 'message') {
+    customerTypingOver(payload.conversationId, payload.activity);
+    onMessage(payload.conversationId, payload.activity);
+  }
+  else if (event === 'typing') customerTyping(payload.conversationId);
   else if (event === 'presence') renderOnline(payload.agentsOnline);
   else if (event === 'knowledge') onKnowledge(payload.status);
 }
 
+/** @param {string} change @param {Conversation} c */
 function onConversation(change, c) {
   state.conversations.set(c.id, c);
   if (change === 'queued') escalation(c);
   renderList();
-  if (c.id === state.selectedId) openConversation(c.id, { quiet: true });
+  if (c.id !== state.selectedId || !state.detail) return;
+  // The header and the buttons follow at once; the transcript (with the server's new system line) is read again.
+  state.detail.conversation = c;
+  renderDetail();
+  openConversation(c.id, { quiet: true });
 }
 
+/** A message event: the row's preview (a customer's message) and the open transcript. @param {string} conversationId @param {Activity} activity */
 function onMessage(conversationId, activity) {
+  const c = state.conversations.get(conversationId);
+  if (c && activity.type === 'message' && activity.text && !activity.channelData?.switchboard?.agent && activity.from?.role !== 'bot') {
+    c.preview = { text: activity.text, at: activity.timestamp };
+    renderList();
+  }
   if (conversationId !== state.selectedId || !state.detail) return;
   if (state.detail.transcript.some((a) => a.id && a.id === activity.id)) return;
   state.detail.transcript.push(activity);
   renderTranscript();
 }
 
+/** @param {Conversation} c */
 function escalation(c) {
   state.unseen += 1;
-  document.title = `(${state.unseen}) New escalation — ${c.customer.name || 'customer'}`;
+  document.title = `(${state.unseen}) New escalation — ${iso(c.customer.label)}`;
   beep();
   state.flash = c.id;
 }
@@ -259,22 +404,23 @@ window.addEventListener('focus', () => {
   document.title = BASE_TITLE;
 });
 
+/** @param {string[]} ids */
 function renderOnline(ids) {
   $('online').textContent = `${ids.length} agent${ids.length === 1 ? '' : 's'} online`;
   for (const a of state.agents) a.online = ids.includes(a.id);
 }
 
 // ---- queue list ------------------------------------------------------------------------------
-document.querySelectorAll('#tabs button').forEach((b) =>
+document.querySelectorAll('#tabs button').forEach((/** @type {any} */ b) =>
   b.addEventListener('click', async () => {
     state.tab = b.dataset.status;
     document.querySelectorAll('#tabs button').forEach((x) => x.classList.toggle('active', x === b));
-    if (state.tab === 'bot' || state.tab === 'resolved') await loadList(state.tab).catch((e) => showError(explain(e)));
+    if (state.tab === 'bot' || state.tab === 'resolved') await loadList(state.tab).catch((e) => report(e));
     renderList();
   }),
 );
 
-/** The queue in the server's order (priority first, then first come first served), with positions. */
+/** The queue in the server's order (priority first, then first come first served), with positions. @param {Conversation[]} all */
 function queue(all) {
   const q = all
     .filter((c) => c.owner === 'queued')
@@ -285,7 +431,7 @@ function queue(all) {
 
 function visible() {
   const all = [...state.conversations.values()];
-  const mine = (c) => c.owner === 'assigned' && c.agentId === state.agent?.id;
+  const mine = (/** @type {Conversation} */ c) => c.owner === 'assigned' && c.agentId === state.agent?.id;
   $('count-queued').textContent = queue(all).length;
   $('count-mine').textContent = all.filter(mine).length;
   switch (state.tab) {
@@ -298,7 +444,7 @@ function visible() {
     case 'bot':
       return all.filter((c) => c.owner === 'bot' && !c.resolvedAt).sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
     case 'resolved':
-      return all.filter((c) => c.owner === 'bot' && c.resolvedAt).sort((a, b) => b.resolvedAt.localeCompare(a.resolvedAt));
+      return all.filter((c) => c.owner === 'bot' && c.resolvedAt).sort((a, b) => (b.resolvedAt ?? '').localeCompare(a.resolvedAt ?? ''));
   }
   return all;
 }
@@ -311,7 +457,7 @@ function renderList() {
       el(
         'li',
         { class: [c.id === state.selectedId ? 'selected' : '', c.id === state.flash ? 'new' : ''].join(' '), dataset: { id: c.id, testid: 'queue-row' }, onclick: () => openConversation(c.id) },
-        el('span', { class: 'name' }, c.customer.name || c.customer.id),
+        el('span', { class: 'name', title: c.customer.label }, el('bdi', {}, c.customer.label)),
         el('span', { class: 'wait', dataset: { since: c.owner === 'queued' ? c.queuedAt : c.assignedAt || c.updatedAt } }, ''),
         el(
           'span',
@@ -321,9 +467,10 @@ function renderList() {
           el('span', { class: `tag p${c.priority}` }, `priority ${c.priority}`),
           c.team ? el('span', { class: 'tag' }, c.team) : null,
           c.reason ? REASONS[c.reason] || c.reason : '',
-          c.owner === 'assigned' ? ` · ${c.agentName}` : '',
+          c.owner === 'assigned' ? [' · ', el('bdi', {}, c.agentName)] : '',
         ),
         el('span', { class: 'window', dataset: { window: c.id } }, ''),
+        c.preview ? el('span', { class: 'preview', dataset: { testid: 'preview' }, title: c.preview.text }, el('bdi', {}, c.preview.text.slice(0, 200))) : null,
       ),
     ),
   );
@@ -332,10 +479,10 @@ function renderList() {
 }
 
 function tick() {
-  document.querySelectorAll('[data-since]').forEach((n) => {
+  document.querySelectorAll('[data-since]').forEach((/** @type {any} */ n) => {
     n.textContent = n.dataset.since ? duration(Date.now() - new Date(n.dataset.since).getTime()) : '';
   });
-  document.querySelectorAll('[data-window]').forEach((n) => {
+  document.querySelectorAll('[data-window]').forEach((/** @type {any} */ n) => {
     const c = state.conversations.get(n.dataset.window);
     n.textContent = c ? windowText(c) : '';
     n.classList.toggle('closing', !!c?.replyWindow?.agentClosesAt && new Date(c.replyWindow.agentClosesAt).getTime() - Date.now() < 3600_000);
@@ -355,13 +502,14 @@ async function loadKnowledge() {
   renderGaps();
 }
 
-/** The latest of a fetched and a pushed state wins, whichever arrives last. */
+/** The latest of a fetched and a pushed state wins, whichever arrives last. @param {any} status */
 function onKnowledge(status) {
-  const stamp = (s) => (s ? [s.loadedAt, s.lastErrorAt || ''].sort().at(-1) : '');
+  const stamp = (/** @type {any} */ s) => (s ? [s.loadedAt, s.lastErrorAt || ''].sort().at(-1) : '');
   if (!status || stamp(status) >= stamp(state.kbStatus)) state.kbStatus = status;
   renderKnowledgeStatus();
 }
 
+/** @param {number} n @param {string} one @param {string} [many] */
 function plural(n, one, many = `${one}s`) {
   return `${n} ${n === 1 ? one : many}`;
 }
@@ -382,18 +530,24 @@ function renderKnowledgeStatus() {
   if (!s.lastError) return $('kb-banner-problems').replaceChildren();
   const problems = s.problems || [];
   const stopped = !s.watching && problems.length === 0;
-  $('kb-banner-title').textContent = `${stopped ? 'Knowledge no longer follows edits' : 'Knowledge edit rejected'} — still serving the version loaded at ${clockTime(s.loadedAt)}`;
+  /** @type {{path: string, serving: string}[]} */
+  const held = s.heldBack || [];
+  $('kb-banner-title').textContent = stopped
+    ? `Knowledge no longer follows edits — still serving the version loaded at ${clockTime(s.loadedAt)}`
+    : held.length
+      ? `${held.length === 1 ? held[0].path : plural(held.length, 'file')} held back — ${held.length === 1 ? (held[0].serving === 'nothing' ? 'not served until it is fixed' : 'its last good version is still served') : 'each serves its last good version (new files: nothing)'}; the other edits are live`
+      : `Knowledge edit rejected — still serving the version loaded at ${clockTime(s.loadedAt)}`;
   const more = (s.problemCount || 0) - problems.length;
   $('kb-banner-problems').replaceChildren(
-    ...(problems.length ? problems : [s.lastError]).map((p) => el('li', { dataset: { testid: 'kb-problem' } }, p)),
+    ...(problems.length ? problems : [s.lastError]).map((/** @type {string} */ p) => el('li', { dataset: { testid: 'kb-problem' } }, p)),
     ...(more > 0 ? [el('li', {}, `… and ${plural(more, 'more problem')} (npm run kb -- check lists them all)`)] : []),
   );
-  $('kb-banner-note').textContent = `${s.lastErrorAt ? `Since ${clockTime(s.lastErrorAt)}. ` : ''}${stopped ? '' : 'Fix and save: this banner goes once the knowledge loads again.'}`;
+  $('kb-banner-note').textContent = `${s.lastErrorAt ? `Since ${clockTime(s.lastErrorAt)}. ` : ''}${stopped ? '' : 'Fix and save: this banner goes once every file loads again.'}`;
 }
 
 function renderGaps() {
   const gaps = state.kbGaps;
-  const empty = (text) => el('li', { class: 'empty muted' }, text);
+  const empty = (/** @type {string} */ text) => el('li', { class: 'empty muted' }, text);
   if (!gaps) {
     $('kb-asked').textContent = 'This server does not record what customers ask.';
     $('kb-unanswered').replaceChildren();
@@ -402,7 +556,7 @@ function renderGaps() {
   }
   $('kb-asked').textContent = `${plural(gaps.asked, 'question')} the bot could not answer in the last ${plural(gaps.days, 'day')}, the most asked first.`;
   $('kb-unanswered').replaceChildren(
-    ...gaps.unanswered.map((g) =>
+    ...gaps.unanswered.map((/** @type {any} */ g) =>
       el(
         'li',
         { dataset: { testid: 'kb-gap' } },
@@ -414,7 +568,7 @@ function renderGaps() {
     ...(gaps.unanswered.length ? [] : [empty('Nothing left unanswered in this period.')]),
   );
   $('kb-unhelpful').replaceChildren(
-    ...gaps.unhelpful.map((f) =>
+    ...gaps.unhelpful.map((/** @type {any} */ f) =>
       el(
         'li',
         { dataset: { testid: 'kb-unhelpful' } },
@@ -442,6 +596,7 @@ $('kb-refresh').addEventListener('click', () => act(loadKnowledge));
 $('kb-days').addEventListener('change', () => act(loadKnowledge));
 
 // ---- conversation view -----------------------------------------------------------------------
+/** @param {string} id @param {{ quiet?: boolean }} [options] quiet: a refresh, not the agent opening it */
 async function openConversation(id, { quiet = false } = {}) {
   if (!quiet) {
     state.unseen = 0;
@@ -457,26 +612,57 @@ async function openConversation(id, { quiet = false } = {}) {
     renderDetail();
     renderList();
   } catch (err) {
-    showError(explain(err));
+    report(err);
   }
 }
 
+/**
+ * What each action button can do for `c`, and why not when it cannot (its title and the line under the buttons).
+ * @param {Conversation} c @param {string} me
+ */
+function actionsFor(c, me) {
+  const mine = c.owner === 'assigned' && c.agentId === me;
+  const heldBy = c.owner === 'assigned' && !mine ? `Held by ${iso(c.agentName || c.agentId || 'another agent')}` : '';
+  return {
+    mine,
+    heldBy,
+    claim: mine ? 'You hold this conversation' : heldBy,
+    resolve: mine ? '' : heldBy || (c.owner === 'queued' ? 'Claim the conversation first' : 'The bot has this conversation; nothing to resolve'),
+    transfer: mine || c.owner === 'queued' ? '' : heldBy || 'The bot has this conversation; take it over first',
+    send: mine ? '' : heldBy || 'Claim the conversation to reply',
+  };
+}
+
+/** @param {string} id @param {string} why empty: enabled */
+function able(id, why) {
+  const button = $(id);
+  button.disabled = !!why;
+  button.title = why;
+}
+
 function renderDetail() {
+  if (!state.detail || !state.agent) return;
   const { conversation: c, context } = state.detail;
   $('detail').hidden = false;
-  $('d-customer').textContent = c.customer.name || c.customer.id;
-  const status = c.owner === 'queued' ? `waiting${c.position ? ` (#${c.position})` : ''}` : c.owner === 'assigned' ? `with ${c.agentName}` : c.resolvedAt ? 'resolved, with the bot' : 'with the bot';
-  $('d-meta').textContent = `${c.channelId} · ${status}${c.team ? ` · team ${c.team}` : ''}`;
-  const mine = c.owner === 'assigned' && c.agentId === state.agent.id;
+  $('d-customer').replaceChildren(el('bdi', {}, c.customer.label));
+  $('d-customer').title = c.customer.label;
+  $('d-contact').replaceChildren(...(c.customer.contact ? [el('bdi', {}, c.customer.contact)] : []));
+  $('d-contact').hidden = !c.customer.contact;
+  const status = c.owner === 'queued' ? [`waiting${c.position ? ` (#${c.position})` : ''}`] : c.owner === 'assigned' ? ['with ', el('bdi', {}, c.agentName)] : [c.resolvedAt ? 'resolved, with the bot' : 'with the bot'];
+  $('d-meta').replaceChildren(`${c.channelId} · `, ...status, c.team ? ` · team ${c.team}` : '');
+  const can = actionsFor(c, state.agent.id);
   $('claim').textContent = c.owner === 'bot' ? 'Take over' : 'Claim';
-  $('claim').disabled = mine;
-  $('resolve').disabled = !mine;
-  $('transfer').disabled = !(mine || c.owner === 'queued');
-  $('send').disabled = !mine;
-  $('reply').placeholder = mine ? 'Write to the customer…' : 'Claim the conversation to reply';
+  able('claim', can.claim);
+  able('resolve', can.resolve);
+  able('transfer', can.transfer);
+  $('transfer-to').disabled = !!can.transfer;
+  able('send', can.send);
+  $('actions-note').textContent = can.mine ? '' : can.heldBy ? `${can.heldBy}: only they can reply, transfer or resolve.` : '';
+  $('reply').placeholder = can.mine ? 'Write to the customer…' : can.send;
+  const me = state.agent.id;
   const teams = [...new Set(state.agents.flatMap((a) => a.teams))];
   $('transfer-to').replaceChildren(
-    ...state.agents.filter((a) => a.id !== state.agent.id).map((a) => el('option', { value: `agent:${a.id}` }, `${a.name}${a.online ? ' (online)' : ''}`)),
+    ...state.agents.filter((a) => a.id !== me).map((a) => el('option', { value: `agent:${a.id}` }, `${iso(a.name)}${a.online ? ' (online)' : ''}`)),
     ...teams.map((t) => el('option', { value: `team:${t}` }, `Team ${t}`)),
     el('option', { value: 'team:' }, 'Back to the queue'),
   );
@@ -484,19 +670,85 @@ function renderDetail() {
   dl.replaceChildren(
     el('dt', {}, 'Reason'), el('dd', {}, context.reason ? REASONS[context.reason] || context.reason : '—'),
     el('dt', {}, 'Question'), el('dd', { dataset: { testid: 'question' } }, context.question || '—'),
-    el('dt', {}, 'Rejected'), el('dd', {}, context.rejected?.length ? context.rejected.map((r) => r.question || r.id).join('; ') : '—'),
+    el('dt', {}, 'Rejected'), el('dd', {}, context.rejected?.length ? context.rejected.map((/** @type {any} */ r) => r.question || r.id).join('; ') : '—'),
     el('dt', {}, 'Priority'), el('dd', {}, String(context.priority ?? c.priority)),
   );
   const failures = state.detail.deliveryFailures || [];
   $('d-failures').hidden = failures.length === 0;
-  $('d-failure-list').replaceChildren(...failures.map((f) => el('li', { class: 'failure' }, `${new Date(f.at).toLocaleString()}: ${f.text ? `"${f.text.slice(0, 60)}" — ` : ''}${f.message} (code ${f.code})`)));
-  $('d-summary').textContent = context.summary?.text || 'No emails, phone numbers, order numbers or dates mentioned.';
-  $('d-notes').replaceChildren(...c.notes.map((n) => el('li', {}, el('b', {}, n.agentName), ': ', n.text)));
+  $('d-failure-list').replaceChildren(...failures.map((/** @type {any} */ f) => el('li', { class: 'failure' }, `${new Date(f.at).toLocaleString()}: ${f.text ? `"${f.text.slice(0, 60)}" — ` : ''}${f.message} (code ${f.code})`)));
+  renderSummary(context.summary);
+  $('d-notes').replaceChildren(...c.notes.map((n) => el('li', {}, el('b', {}, el('bdi', {}, n.agentName)), ': ', n.text)));
   renderTranscript();
   tick();
 }
 
+/**
+ * A line the server wrote (`channelData.switchboard.system`: handoff requested, claimed, transferred,
+ * resolved). Events anyone else sent, the customer included, are never drawn as system lines.
+ * @param {Activity} a
+ */
+function systemLine(a) {
+  if (a.type !== 'event' || a.channelData?.switchboard?.system !== true) return undefined;
+  if (a.name === 'handoff.initiate') return 'Handed to a person';
+  const message = String(a.value?.message ?? '');
+  if (message) return message[0].toUpperCase() + message.slice(1);
+  return a.value?.state ? `Handoff ${a.value.state}` : undefined;
+}
+
+/**
+ * The handoff summary in the side panel: the customer's problem in their own words first, then the
+ * details by kind, each value on its own line so it can be read and copied at a glance.
+ * Styles are set through CSSOM: the console's Content-Security-Policy refuses `style` attributes.
+ */
+function renderSummary(summary) {
+  /** @type {<T extends HTMLElement>(node: T, css: Partial<CSSStyleDeclaration>) => T} */
+  const styled = (node, css) => Object.assign(node.style, css) && node;
+  let box = $('d-summary');
+  if (box.tagName !== 'DIV') {
+    // The page's placeholder is a <p>, which cannot hold quotes and a list.
+    const div = el('div', { id: 'd-summary', dataset: { testid: 'summary' } });
+    box.replaceWith(div);
+    box = div;
+  }
+  /** @type {Array<[string, string[] | undefined]>} */
+  const kinds = [
+    ['Order / ref', summary?.orderNumbers],
+    ['Email', summary?.emails],
+    ['Phone', summary?.phoneNumbers],
+    ['Postcode', summary?.postcodes],
+    ['Amount', summary?.amounts],
+    ['Date', summary?.dates],
+  ].filter(([, values]) => values?.length);
+  const problem = summary?.problem ?? [];
+  if (!problem.length && !kinds.length) {
+    const none = !summary ? 'No summary yet.' : summary.text || 'The customer has not described a problem or given any details.';
+    box.replaceChildren(styled(el('p', { class: 'muted' }, none), { margin: '0', overflowWrap: 'anywhere' }));
+    return;
+  }
+  const quoteStyle = { margin: '0 0 6px', padding: '4px 8px', borderLeft: '3px solid var(--accent)', background: '#f9fafb', borderRadius: '0 6px 6px 0', overflowWrap: 'anywhere' };
+  box.replaceChildren(
+    ...problem.map((text) => styled(el('blockquote', { dir: 'auto', dataset: { testid: 'summary-problem' } }, text), quoteStyle)),
+    kinds.length
+      ? styled(
+          el(
+            'dl',
+            {},
+            ...kinds.flatMap(([label, values]) => [
+              el('dt', {}, label),
+              styled(
+                el('dd', { dataset: { testid: 'summary-detail' } }, ...(values ?? []).map((v) => styled(el('span', { dir: 'auto' }, v), { display: 'block', marginBottom: '2px' }))),
+                { margin: '0', overflowWrap: 'anywhere', minWidth: '0' },
+              ),
+            ]),
+          ),
+          { marginTop: '8px' },
+        )
+      : null,
+  );
+}
+
 function renderTranscript() {
+  if (!state.detail) return;
   const { conversation: c, transcript } = state.detail;
   const list = $('transcript');
   let lastConversation = null;
@@ -507,83 +759,86 @@ function renderTranscript() {
       lastConversation = a.conversation.id;
     }
     const earlier = a.conversation?.id && a.conversation.id !== c.id ? ' earlier' : '';
-    if (a.type === 'event' && a.name?.startsWith('handoff.')) {
-      const text = a.name === 'handoff.initiate' ? 'Handed to a person' : `Handoff ${a.value?.state ?? ''}${a.value?.message ? ` — ${a.value.message}` : ''}`;
-      items.push(el('li', { class: 'system' + earlier }, text));
+    const system = systemLine(a);
+    if (system) {
+      items.push(el('li', { class: 'system' + earlier, dataset: { testid: 'system-line' } }, system));
       continue;
     }
     if (a.type !== 'message') continue;
     const agent = a.channelData?.switchboard?.agent;
     // Outgoing activities do not always carry a role: whoever is not the customer is the bot.
     const role = agent ? 'agent' : a.from?.role !== 'bot' && (a.from?.id === c.customer.id || a.from?.role === 'user') ? 'user' : 'bot';
-    const who = agent ? agent.agentName : role === 'bot' ? 'Bot' : a.from?.name || 'Customer';
+    const who = agent ? agent.agentName : role === 'bot' ? 'Bot' : c.customer.label;
     const when = a.timestamp ? new Date(a.timestamp).toLocaleTimeString() : '';
     // The bot and agents write Markdown (rendered safely); what the customer typed is always plain text.
     const body = a.text
       ? el('div', { class: role === 'user' ? 'text' : 'text md' }, role === 'user' ? a.text : renderMarkdown(a.text))
       : a.attachments?.length ? `[${a.attachments.map((x) => x.contentType).join(', ')}]` : '';
-    items.push(el('li', { class: role + earlier, dataset: { testid: 'transcript-item' } }, el('span', { class: 'who' }, `${who} ${when}`), body));
+    items.push(el('li', { class: role + earlier, dataset: { testid: 'transcript-item' } }, el('span', { class: 'who' }, el('bdi', { title: who }, who), ' ', el('span', { class: 'when' }, when)), body));
   }
   list.replaceChildren(...items);
   list.scrollTop = list.scrollHeight;
 }
 
+/** Runs an action of the agent; what fails is said above the console. @param {() => Promise<unknown>} fn */
 async function act(fn) {
   showError('');
   try {
     await fn();
   } catch (err) {
-    showError(explain(err));
+    report(err);
   }
 }
 
-const currentPath = () => `/api/agent/conversations/${encodeURIComponent(state.selectedId)}`;
+const currentPath = () => `/api/agent/conversations/${encodeURIComponent(state.selectedId ?? '')}`;
+const selected = () => /** @type {string} */ (state.selectedId);
 
 $('claim').addEventListener('click', () => act(async () => {
   await api('POST', `${currentPath()}/claim`);
   state.tab = 'mine';
-  document.querySelectorAll('#tabs button').forEach((x) => x.classList.toggle('active', x.dataset.status === 'mine'));
-  await openConversation(state.selectedId);
+  document.querySelectorAll('#tabs button').forEach((/** @type {any} */ x) => x.classList.toggle('active', x.dataset.status === 'mine'));
+  await openConversation(selected());
 }));
 
 $('resolve').addEventListener('click', () => act(async () => {
   await api('POST', `${currentPath()}/resolve`);
-  await openConversation(state.selectedId, { quiet: true });
+  await openConversation(selected(), { quiet: true });
 }));
 
 $('transfer').addEventListener('click', () => act(async () => {
   const [kind, value] = $('transfer-to').value.split(/:(.*)/);
   const body = kind === 'agent' ? { agentId: value } : { team: value || null };
   await api('POST', `${currentPath()}/transfer`, body);
-  await openConversation(state.selectedId, { quiet: true });
+  await openConversation(selected(), { quiet: true });
 }));
 
-$('reply-form').addEventListener('submit', (e) => {
+$('reply-form').addEventListener('submit', (/** @type {SubmitEvent} */ e) => {
   e.preventDefault();
   const text = $('reply').value.trim();
   if (!text) return;
   act(async () => {
     const data = await api('POST', `${currentPath()}/messages`, { text });
     $('reply').value = '';
-    onMessage(state.selectedId, data.activity);
+    onMessage(selected(), data.activity);
   });
 });
 
-$('reply').addEventListener('keydown', (e) => {
+$('reply').addEventListener('keydown', (/** @type {KeyboardEvent} */ e) => {
   if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) $('reply-form').requestSubmit();
 });
 
-$('note-form').addEventListener('submit', (e) => {
+$('note-form').addEventListener('submit', (/** @type {SubmitEvent} */ e) => {
   e.preventDefault();
   const text = $('note').value.trim();
   if (!text) return;
   act(async () => {
     await api('POST', `${currentPath()}/notes`, { text });
     $('note').value = '';
-    await openConversation(state.selectedId, { quiet: true });
+    await openConversation(selected(), { quiet: true });
   });
 });
 
+/** @type {ReturnType<typeof setTimeout> | undefined} */
 let searchTimer;
 $('kb-search').addEventListener('input', () => {
   clearTimeout(searchTimer);
@@ -592,17 +847,67 @@ $('kb-search').addEventListener('input', () => {
     if (!q) return $('kb-results').replaceChildren();
     const data = await api('GET', `/api/agent/knowledge/search?q=${encodeURIComponent(q)}`).catch(() => ({ matches: [] }));
     $('kb-results').replaceChildren(
-      ...data.matches.map((m) =>
+      ...data.matches.map((/** @type {{ question: string, answer: string }} */ m) =>
         el('li', { dataset: { testid: 'kb-result' }, onclick: () => {
           const box = $('reply');
           box.value = box.value ? `${box.value}\n${m.answer}` : m.answer;
           $('kb-results').replaceChildren();
           $('kb-search').value = '';
           box.focus();
-        } }, el('b', {}, m.question), el('small', {}, m.answer.slice(0, 140))),
+        } }, el('b', {}, m.question), el('div', { class: 'md preview-md' }, renderMarkdown(m.answer))),
       ),
     );
   }, 250);
+});
+
+// ---- typing, both ways -----------------------------------------------------------------------
+/** How long "Customer is typing…" stays after the last typing event (Web Chat repeats it every few seconds while typing). */
+const CUSTOMER_TYPING_MS = 6000;
+/** Least time between two typing signals sent to the customer (the server sends at most one every 3 s too). */
+const AGENT_TYPING_EVERY_MS = 3000;
+/** @type {Map<string, number>} until when each conversation's customer counts as typing */
+const typingUntil = new Map();
+let agentTypingSentAt = 0;
+
+/** The line under the transcript; made on first use. */
+function typingLine() {
+  let line = $('customer-typing');
+  if (!line) {
+    line = el('div', { id: 'customer-typing', class: 'muted', 'aria-live': 'polite', dataset: { testid: 'customer-typing' } });
+    line.style.fontSize = '.85rem';
+    line.style.padding = '.25rem .75rem';
+    line.style.minHeight = '1.4em';
+    $('transcript').after(line);
+  }
+  return line;
+}
+
+function renderCustomerTyping() {
+  const until = state.selectedId ? typingUntil.get(state.selectedId) : undefined;
+  const typing = until !== undefined && until > Date.now();
+  const line = typingLine();
+  const text = typing ? 'Customer is typing…' : '';
+  if (line.textContent !== text) line.textContent = text;
+}
+
+/** @param {string} conversationId */
+function customerTyping(conversationId) {
+  typingUntil.set(conversationId, Date.now() + CUSTOMER_TYPING_MS);
+  renderCustomerTyping();
+}
+
+/** A message from the customer ends their typing. @param {string} conversationId @param {Activity} activity */
+function customerTypingOver(conversationId, activity) {
+  if (activity?.type !== 'message' || activity.channelData?.switchboard?.agent || activity.from?.role === 'bot') return;
+  typingUntil.delete(conversationId);
+  renderCustomerTyping();
+}
+setInterval(renderCustomerTyping, 1000); // expires the line, and follows the selected conversation
+
+$('reply').addEventListener('input', () => {
+  if ($('send').disabled || !$('reply').value.trim() || Date.now() - agentTypingSentAt < AGENT_TYPING_EVERY_MS) return;
+  agentTypingSentAt = Date.now();
+  api('POST', `${currentPath()}/typing`).catch(() => {}); // only a courtesy: a failure must not disturb the reply
 });
 
 // ---- boot ------------------------------------------------------------------------------------
