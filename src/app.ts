@@ -3,7 +3,6 @@
  * `main.ts` builds it from the environment; end-to-end tests and benchmarks build it with their own
  * config (port 0, temp folders, a fake Graph API).
  */
-import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { ConversationState, UserState, type Activity, type BotAdapter, type TurnContext } from 'botbuilder';
 import type restify from 'restify';
@@ -12,6 +11,7 @@ import { systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './log.js';
 import { LISTEN_BACKLOG, createServer } from './server.js';
 import { TurnSafeTranscriptLogger } from './storage/index.js';
+import { ensurePrivateDir, tightenPrivateModesOnce } from './storage/files.js';
 import { openBackend, type AppTranscriptStore, type Backend } from './backend.js';
 import { KnowledgeBase } from './knowledge/knowledge-base.js';
 import { FaqBot } from './bot/faq-bot.js';
@@ -64,11 +64,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const { config } = options;
   const logger = options.logger ?? createLogger(config.logLevel);
   const clock = options.clock ?? systemClock;
-  await mkdir(config.dataDir, { recursive: true });
+  // Only this user may read DATA_DIR; files left 0644 / folders 0755 by older versions are tightened.
+  await ensurePrivateDir(config.dataDir);
+  const tightened = await tightenPrivateModesOnce(config.dataDir);
+  if (tightened) logger.info('made DATA_DIR private (files 0600, folders 0700)', { dir: config.dataDir, changed: tightened });
 
   const backend = await openBackend(config, { clock, logger });
   const { storage, transcripts, bus } = backend;
-  const knowledge = await KnowledgeBase.open(config.knowledgeDir, { clock, logger: logger.child('knowledge'), watch: options.watchKnowledge ?? true });
+  const knowledge = await KnowledgeBase.open(config.knowledgeDir, { clock, logger: logger.child('knowledge'), watch: options.watchKnowledge ?? true, snapshotDir: config.dataDir });
 
   const adapters: Record<string, ChannelAdapter & MountableAdapter> = {};
   // A message is finished only once its turn's transcript is on disk (else it runs again after a restart).
@@ -131,6 +134,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
 
   const server = createServer({ logger, trustProxy: config.trustProxy, health: [knowledge.healthCheck(), ...backend.health] });
+  const requests = trackRequests(server.server);
   const logic = (context: TurnContext) => bot.run(context);
   const handoff = new HandoffMiddleware(hub);
   for (const adapter of Object.values(adapters)) {
@@ -142,7 +146,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   }
   mountDemoPage(server, { tokens: webchat, peopleHours: businessHours.describe(), logger: logger.child('web') });
   const { accounts, sessions } = backend.agents;
-  mountAgentApi(server, { hub, accounts, sessions, knowledge, insights, clock, logger: logger.child('agent') });
+  const agentApi = mountAgentApi(server, { hub, accounts, sessions, knowledge, insights, clock, logger: logger.child('agent') });
 
   let closed = false;
   return {
@@ -165,12 +169,46 @@ export async function buildApp(options: AppOptions): Promise<App> {
     close: async () => {
       if (closed) return;
       closed = true;
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Stop accepting, end what browsers hold open (consoles' event streams, idle keep-alive
+      // connections), let requests in progress answer, then close the channels: web chat closes its
+      // WebSockets, and every adapter lets the turns it accepted finish before its inbox closes.
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      agentApi.close();
+      await requests.drain(SHUTDOWN_REQUEST_GRACE_MS);
       for (const adapter of Object.values(adapters)) await adapter.close?.();
+      server.server.closeAllConnections();
+      await stopped;
       await hub.close();
       await backend.agents.sessions.close?.();
       await knowledge.close();
       await backend.close();
+    },
+  };
+}
+
+/** How long a shutdown waits for requests in progress to be answered before it closes their connections. */
+export const SHUTDOWN_REQUEST_GRACE_MS = 1_000;
+
+/**
+ * Counts the HTTP requests in progress (not upgraded ones: a WebSocket's owner closes it), so a shutdown
+ * can let them be answered. `drain` closes idle keep-alive connections (a browser keeps them for
+ * minutes) as responses finish, waits up to `graceMs` for the rest, then closes what is left.
+ */
+function trackRequests(http: import('node:http').Server) {
+  let inFlight = 0;
+  http.on('request', (_req, res: import('node:http').ServerResponse) => {
+    inFlight++;
+    res.once('close', () => inFlight--);
+  });
+  return {
+    async drain(graceMs: number): Promise<void> {
+      const deadline = Date.now() + graceMs;
+      http.closeIdleConnections();
+      while (inFlight > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+        http.closeIdleConnections(); // only those idle right now: again as responses finish
+      }
+      http.closeAllConnections();
     },
   };
 }

@@ -15,6 +15,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { JSONFile } from 'lowdb/node';
+import { PrivateJSONFile } from '../storage/adapters.js';
+import { PRIVATE_DIR_MODE } from '../storage/files.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { AgentAccountStore, PublicAgent } from './accounts.js';
 
@@ -181,9 +183,9 @@ export class FileAgentSessions extends AgentSessions {
 
   /** Opens (or starts) the sessions file in `dataDir`; `accounts` is what every check compares against. */
   static async open(dataDir: string, options: SessionOptions & { accounts: AgentAccountStore }): Promise<FileAgentSessions> {
-    await mkdir(dataDir, { recursive: true });
+    await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     const file = path.join(dataDir, SESSIONS_FILE);
-    const store = new FileAgentSessions(new JSONFile<SessionsFile>(file), options);
+    const store = new FileAgentSessions(new PrivateJSONFile<SessionsFile>(file), options);
     let data: SessionsFile | null = null;
     try {
       data = JSON.parse(await readFile(file, 'utf8')) as SessionsFile;

@@ -15,12 +15,14 @@ import { writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Activity } from 'botbuilder';
 import { InboxStorageError } from './errors.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../storage/files.js';
 import {
   DEDUPE_RETENTION_MS,
   type AcceptResult,
   type ChannelJournal,
   type InboxItem,
   type MessageStatus,
+  type ProfileRecord,
   type SendFailure,
   type TurnSend,
 } from './inbox.js';
@@ -35,7 +37,8 @@ type Rec =
   | { t: 'send'; in: string; n: number; h: string; ids: string[]; at: number; a?: Partial<Activity> }
   | { t: 'status'; mid: string; status: MessageStatus; at: number }
   | { t: 'fail'; failure: SendFailure }
-  | { t: 'profile'; conv: string; name: string }
+  /** `at`: when the profile was fetched (absent in files written before fetch times were kept). */
+  | { t: 'profile'; conv: string; name: string; at?: number }
   | { t: 'unparsed'; at: number; reason: string; body: string };
 
 interface Outbound {
@@ -63,7 +66,7 @@ export class FileChannelJournal implements ChannelJournal {
   private readonly outbound = new Map<string, Outbound[]>();
   private readonly outboundByMid = new Map<string, { conv: string; o: Outbound }>();
   private readonly failures = new Map<string, SendFailure[]>();
-  private readonly profiles = new Map<string, string>();
+  private readonly profiles = new Map<string, ProfileRecord>();
   /** Per inbound item not yet done: what its turn sent, by activity ordinal. */
   private readonly sentByInbound = new Map<string, TurnSend[]>();
   private readonly unparsed: Rec[] = [];
@@ -97,7 +100,7 @@ export class FileChannelJournal implements ChannelJournal {
   }
 
   private async load(): Promise<void> {
-    await mkdir(join(this.file, '..'), { recursive: true });
+    await mkdir(join(this.file, '..'), { recursive: true, mode: PRIVATE_DIR_MODE });
     let text = '';
     try {
       text = await readFile(this.file, 'utf8');
@@ -127,7 +130,7 @@ export class FileChannelJournal implements ChannelJournal {
       else this.seen.delete(id);
     }
     for (const [conv, at] of this.windows) compact.push({ t: 'win', conv, at });
-    for (const [conv, name] of this.profiles) compact.push({ t: 'profile', conv, name });
+    for (const [conv, p] of this.profiles) compact.push({ t: 'profile', conv, name: p.name, at: p.at });
     for (const [conv, list] of this.outbound)
       for (const o of list) {
         compact.push({ t: 'out', conv, mid: o.mid, at: o.at });
@@ -152,7 +155,7 @@ export class FileChannelJournal implements ChannelJournal {
     this.compacting = true;
     try {
       const tmp = this.file + '.tmp';
-      const out = await open(tmp, 'w');
+      const out = await open(tmp, 'w', PRIVATE_FILE_MODE);
       try {
         await out.writeFile(text);
         await out.datasync();
@@ -163,7 +166,7 @@ export class FileChannelJournal implements ChannelJournal {
       this.fh = undefined;
       await old?.close();
       await rename(tmp, this.file);
-      this.fh = await open(this.file, 'a');
+      this.fh = await open(this.file, 'a', PRIVATE_FILE_MODE);
       this.appendedBytes = 0;
       this.torn = false;
     } finally {
@@ -205,7 +208,7 @@ export class FileChannelJournal implements ChannelJournal {
         break;
       }
       case 'profile':
-        this.profiles.set(rec.conv, rec.name);
+        this.profiles.set(rec.conv, { name: rec.name, at: rec.at ?? 0 });
         break;
       case 'unparsed':
         this.unparsed.push(rec);
@@ -311,7 +314,7 @@ export class FileChannelJournal implements ChannelJournal {
           if (this.appendedBytes > this.compactAfterBytes && this.queue.length === 0) {
             await this.rewrite().catch(async () => {
               // Keep appending to whichever file is there; compaction is retried after the next batch.
-              this.fh ??= await open(this.file, 'a').catch(() => undefined);
+              this.fh ??= await open(this.file, 'a', PRIVATE_FILE_MODE).catch(() => undefined);
             });
           }
         } catch (err) {
@@ -452,14 +455,20 @@ export class FileChannelJournal implements ChannelJournal {
     return [...(this.failures.get(conversationId) ?? [])];
   }
 
-  async recordProfile(conversationId: string, name: string): Promise<void> {
-    if (this.profiles.get(conversationId) === name) return;
-    this.profiles.set(conversationId, name);
-    await this.write([{ t: 'profile', conv: conversationId, name }], false);
+  async recordProfile(conversationId: string, name: string, at = this.now()): Promise<void> {
+    const known = this.profiles.get(conversationId);
+    if (known && known.name === name && known.at >= at) return;
+    this.profiles.set(conversationId, { name, at });
+    await this.write([{ t: 'profile', conv: conversationId, name, at }], false);
   }
 
   async profileName(conversationId: string): Promise<string | undefined> {
-    return this.profiles.get(conversationId);
+    return this.profiles.get(conversationId)?.name;
+  }
+
+  async profile(conversationId: string): Promise<ProfileRecord | undefined> {
+    const p = this.profiles.get(conversationId);
+    return p && { ...p };
   }
 
   /** Keeps a signed body the channel could not read, so it is not lost. */

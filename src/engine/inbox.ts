@@ -96,6 +96,12 @@ export interface SendFailure {
   messageId?: string;
 }
 
+/** A customer's name from the platform's profile API and when it was fetched (ms since epoch). */
+export interface ProfileRecord {
+  name: string;
+  at: number;
+}
+
 /** The delivery side of a channel with reply windows and receipts. */
 export interface DeliveryLog {
   /** Last time the customer wrote (ms), set by `Inbox.accept` for items that open the window. */
@@ -111,8 +117,11 @@ export interface DeliveryLog {
   recordFailure(failure: SendFailure): Promise<void>;
   /** Final failures of a conversation, oldest first (the most recent 50). */
   failuresOf(conversationId: string): Promise<SendFailure[]>;
-  recordProfile(conversationId: string, name: string): Promise<void>;
+  /** Keeps the customer's profile name, fetched at `at` (ms; default now), so every instance and restart knows how old it is. */
+  recordProfile(conversationId: string, name: string, at?: number): Promise<void>;
   profileName(conversationId: string): Promise<string | undefined>;
+  /** The profile name with when it was fetched (`at` 0 for names kept before fetch times were), for a cache lifetime. */
+  profile(conversationId: string): Promise<ProfileRecord | undefined>;
   /** Keeps a signed body the channel could not read, for a person to look at (the most recent 200). */
   recordUnparsed(body: string, reason: string): Promise<void>;
 }

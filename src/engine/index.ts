@@ -8,6 +8,6 @@ export { FileChannelJournal } from './file-journal.js';
 export { LocalEventBus, type EventBus, type BusHandler } from './bus.js';
 export { InboxStorageError, StoreUnavailableError } from './errors.js';
 export { agentMarkOf, handleAdapterOnlyActivity, type AgentMark, type BotLogic, type MountableAdapter, type ReplyWindow } from './channel.js';
-export type { AcceptResult, ChannelJournal, DeliveryLog, Inbox, InboxItem, MessageStatus, SendFailure, TurnSend } from './inbox.js';
+export type { AcceptResult, ChannelJournal, DeliveryLog, Inbox, InboxItem, MessageStatus, ProfileRecord, SendFailure, TurnSend } from './inbox.js';
 export { DEDUPE_RETENTION_MS } from './inbox.js';
 export type { ActivityPage, WebChatConversation, WebChatConversationStore } from './conversation-store.js';

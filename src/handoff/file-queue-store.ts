@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
-import { JSONFile } from 'lowdb/node';
+import { PrivateJSONFile } from '../storage/adapters.js';
+import { PRIVATE_DIR_MODE } from '../storage/files.js';
 import { matchesQuery, VersionConflictError, type ConversationRecord, type QueueQuery, type QueueStore } from './queue-store.js';
 
 /** Keeps every record in memory (the queue is small) and persists each to its own file. */
@@ -28,10 +29,10 @@ export class FileQueueStore implements QueueStore {
   /** Opens (and creates) the store under `dataDir`, loading every saved conversation. */
   static async open(dataDir: string): Promise<FileQueueStore> {
     const store = new FileQueueStore(dataDir);
-    await mkdir(store.dir, { recursive: true });
+    await mkdir(store.dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     for (const name of await readdir(store.dir)) {
       if (!name.endsWith('.json')) continue; // skips steno's temporary files
-      const db = new Low<ConversationRecord | null>(new JSONFile(path.join(store.dir, name)), null);
+      const db = new Low<ConversationRecord | null>(new PrivateJSONFile(path.join(store.dir, name)), null);
       try {
         await db.read();
       } catch {
@@ -65,11 +66,11 @@ export class FileQueueStore implements QueueStore {
     let db = this.files.get(record.id);
     if (!db) {
       const file = createHash('sha256').update(record.id).digest('hex').slice(0, 40) + '.json';
-      db = new Low<ConversationRecord | null>(new JSONFile(path.join(this.dir, file)), null);
+      db = new Low<ConversationRecord | null>(new PrivateJSONFile(path.join(this.dir, file)), null);
       this.files.set(record.id, db);
     }
     db.data = saved;
-    await db.write(); // steno serialises writes per file and renames atomically
+    await db.write(); // serialised per file, renamed atomically (PrivateJSONFile)
     return structuredClone(saved);
   }
 }

@@ -4,6 +4,7 @@
  * @see https://github.com/typicode/lowdb#adapters
  */
 import type { Adapter } from 'lowdb';
+import { JSONFile } from 'lowdb/node';
 import { StorageCorruptError } from './errors.js';
 import { appendLines, parseJsonLines, readTextOrNull, writeFileAtomic } from './files.js';
 
@@ -79,5 +80,35 @@ export class JsonLinesFile<T> implements Adapter<T[]> {
   async append(items: T[], options: { tailChecked?: boolean } = {}): Promise<void> {
     if (!items.length) return;
     await appendLines(this.file, items.map((i) => JSON.stringify(i)), { fsync: this.fsync, where: this.where, checkTail: !options.tailChecked });
+  }
+}
+
+/**
+ * lowdb's `JSONFile` whose file only its owner can read (`PRIVATE_FILE_MODE`): steno, under `JSONFile`,
+ * creates its temp file with the default mode (0644 under the usual umask). Writes go through
+ * `writeFileAtomic` instead, one after another in call order, as steno does; the JSON stays indented.
+ * Unlike the adapters above it fsyncs only when asked (`fsync: true`), as `JSONFile` never does.
+ * @example new Low<AccountsFile>(new PrivateJSONFile(path.join(dataDir, 'agents.json')), null)
+ */
+export class PrivateJSONFile<T> extends JSONFile<T> {
+  private readonly where: string;
+  private readonly fsync: boolean;
+  private writes: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly file: string,
+    options: FileAdapterOptions = {},
+  ) {
+    super(file);
+    this.where = options.where ?? 'PrivateJSONFile';
+    this.fsync = options.fsync ?? false;
+  }
+
+  override write(data: T): Promise<void> {
+    const text = JSON.stringify(data, null, 2);
+    const run = () => writeFileAtomic(this.file, text, { fsync: this.fsync, where: this.where });
+    const next = this.writes.then(run, run);
+    this.writes = next.catch(() => undefined);
+    return next;
   }
 }

@@ -4,11 +4,80 @@
  * names, and a per-key queue. Kept separate so each is tested on its own.
  */
 import { createHash } from 'node:crypto';
-import { access, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { access, chmod, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { toStorageError } from './errors.js';
 
 let tempCounter = 0;
+
+/**
+ * Mode of every file Switchboard writes in DATA_DIR: owner read/write only. The files hold customers'
+ * conversations, agents' password hashes and session tokens, and the Direct Line signing secret.
+ */
+export const PRIVATE_FILE_MODE = 0o600;
+/** Mode of every folder Switchboard makes in DATA_DIR: only the owner may list or enter it. */
+export const PRIVATE_DIR_MODE = 0o700;
+
+/**
+ * Makes `dir` (and missing parents) with `PRIVATE_DIR_MODE`, and tightens `dir` itself if it already
+ * existed with a looser mode (`mkdir` leaves an existing folder as it is).
+ */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  const s = await stat(dir);
+  if ((s.mode & 0o777) !== PRIVATE_DIR_MODE && s.uid === process.getuid?.()) await chmod(dir, PRIVATE_DIR_MODE);
+}
+
+/** Marks a DATA_DIR whose older files were tightened once: later starts do not walk it again. */
+export const PRIVATE_MODES_MARKER = '.private-modes';
+
+/**
+ * `tightenPrivateModes` once per DATA_DIR: everything this version writes is private already, so only a
+ * folder written by an older version needs the walk (which reads every entry). Returns what changed.
+ */
+export async function tightenPrivateModesOnce(root: string): Promise<number> {
+  const marker = path.join(root, PRIVATE_MODES_MARKER);
+  if (await stat(marker).then(() => true, () => false)) return 0;
+  const changed = await tightenPrivateModes(root);
+  await writeFileAtomic(marker, 'DATA_DIR modes tightened to 0600/0700 on ' + new Date().toISOString() + '\n', { fsync: false, where: 'tightenPrivateModesOnce' });
+  return changed;
+}
+
+/**
+ * Tightens what older versions wrote (files 0644, folders 0755) under `root`: every file this user owns
+ * becomes `PRIVATE_FILE_MODE`, every folder `PRIVATE_DIR_MODE`; symbolic links are not followed.
+ * Returns how many entries it changed. A missing `root` is fine.
+ */
+export async function tightenPrivateModes(root: string): Promise<number> {
+  const uid = process.getuid?.();
+  let changed = 0;
+  const visit = async (dir: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) await visit(p);
+      else if (!e.isFile()) continue;
+      const want = e.isDirectory() ? PRIVATE_DIR_MODE : PRIVATE_FILE_MODE;
+      const s = await stat(p).catch(() => undefined); // removed meanwhile
+      if (!s || (s.mode & 0o777) === want || (uid !== undefined && s.uid !== uid)) continue;
+      await chmod(p, want);
+      changed++;
+    }
+  };
+  await visit(root);
+  const s = await stat(root).catch(() => undefined);
+  if (s && (s.mode & 0o777) !== PRIVATE_DIR_MODE && (uid === undefined || s.uid === uid)) {
+    await chmod(root, PRIVATE_DIR_MODE);
+    changed++;
+  }
+  return changed;
+}
 
 /** Options shared by the writers. */
 export interface WriteOptions {
@@ -23,7 +92,7 @@ export interface WriteOptions {
 }
 
 async function ensureDir(dir: string) {
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
 }
 
 /**
@@ -36,11 +105,11 @@ export async function writeFileAtomic(file: string, data: string, options: Write
   try {
     let fh;
     try {
-      fh = await open(tmp, 'w');
+      fh = await open(tmp, 'w', PRIVATE_FILE_MODE);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       await ensureDir(dir);
-      fh = await open(tmp, 'w');
+      fh = await open(tmp, 'w', PRIVATE_FILE_MODE);
     }
     try {
       await fh.writeFile(data, 'utf8');
@@ -66,11 +135,11 @@ export async function appendLines(file: string, lines: string[], options: WriteO
   try {
     let fh;
     try {
-      fh = await open(file, flags);
+      fh = await open(file, flags, PRIVATE_FILE_MODE);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       await ensureDir(path.dirname(file));
-      fh = await open(file, flags);
+      fh = await open(file, flags, PRIVATE_FILE_MODE);
     }
     try {
       let prefix = '';

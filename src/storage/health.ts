@@ -6,7 +6,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { HealthCheck } from '../server.js';
 import { toStorageError } from './errors.js';
-import { unlinkIfExists, writeFileAtomic } from './files.js';
+import { PRIVATE_DIR_MODE, unlinkIfExists, writeFileAtomic } from './files.js';
 
 let probeSeq = 0;
 
@@ -21,7 +21,7 @@ export function storageHealthCheck(dataDir: string): HealthCheck {
     async check() {
       const probe = path.join(dataDir, `.healthz-${process.pid}-${++probeSeq}`);
       try {
-        await mkdir(dataDir, { recursive: true }).catch((err) => {
+        await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE }).catch((err) => {
           throw toStorageError(err, where, dataDir);
         });
         const stamp = new Date().toISOString();

@@ -18,6 +18,7 @@ import {
   type ChannelJournal,
   type InboxItem,
   type MessageStatus,
+  type ProfileRecord,
   type SendFailure,
   type TurnSend,
 } from '../../engine/inbox.js';
@@ -338,13 +339,24 @@ export class PgChannelJournal implements ChannelJournal {
     return rows.map((r) => JSON.parse(r.failure) as SendFailure);
   }
 
-  async recordProfile(conversationId: string, name: string): Promise<void> {
+  async recordProfile(conversationId: string, name: string, at?: number): Promise<void> {
+    // A fetch older than the one stored (another instance's, finishing late) does not move the time back.
     await this.q(
       'recordProfile',
-      `INSERT INTO delivery_profiles (channel, conversation, name) VALUES ($1, $2, $3)
-       ON CONFLICT (channel, conversation) DO UPDATE SET name = excluded.name WHERE delivery_profiles.name <> excluded.name`,
-      [this.channel, conversationId, name],
+      `INSERT INTO delivery_profiles (channel, conversation, name, fetched_at) VALUES ($1, $2, $3, COALESCE($4::bigint, ${DB_NOW_MS}))
+       ON CONFLICT (channel, conversation) DO UPDATE SET name = excluded.name, fetched_at = excluded.fetched_at
+       WHERE delivery_profiles.name <> excluded.name OR delivery_profiles.fetched_at < excluded.fetched_at`,
+      [this.channel, conversationId, name, at ?? this.clock?.() ?? null],
     );
+  }
+
+  async profile(conversationId: string): Promise<ProfileRecord | undefined> {
+    const { rows } = await this.q<{ name: string; fetched_at: string }>(
+      'profile',
+      'SELECT name, fetched_at FROM delivery_profiles WHERE channel = $1 AND conversation = $2',
+      [this.channel, conversationId],
+    );
+    return rows[0] && { name: rows[0].name, at: Number(rows[0].fetched_at) };
   }
 
   async profileName(conversationId: string): Promise<string | undefined> {
