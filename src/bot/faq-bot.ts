@@ -34,6 +34,33 @@ import { detailName, t, type BotStringKey } from './strings.js';
 export const SMALLTALK_TAG = 'smalltalk';
 /** Entries tagged so are the "talk to a person" phrases of the knowledge folder: handoff reason `customer-asked`. */
 export const HANDOFF_REQUEST_TAG = 'handoff-request';
+/** How many of the knowledge's topics (its folders) the bot names when a question is out of scope. */
+export const OUT_OF_SCOPE_TOPICS = 6;
+
+const topicsCache = new WeakMap<readonly KnowledgeEntry[], string[]>();
+
+/**
+ * What the knowledge is about, in its own words: the folders its entries are kept in (the first part of
+ * an id such as `billing/pay-bill`; small talk and the handoff phrases left out), most entries first.
+ * Derived from the folder, so replacing the sample changes it too.
+ */
+export function knowledgeTopics(entries: readonly KnowledgeEntry[] | undefined, max = OUT_OF_SCOPE_TOPICS): string[] {
+  if (!entries?.length) return [];
+  let topics = topicsCache.get(entries);
+  if (!topics) {
+    const counts = new Map<string, number>();
+    for (const e of entries) {
+      const slash = e.id.indexOf('/');
+      if (slash <= 0 || e.tags?.some((tag) => tag === SMALLTALK_TAG || tag === HANDOFF_REQUEST_TAG)) continue;
+      const topic = e.id.slice(0, slash).replace(/[-_]+/g, ' ');
+      counts.set(topic, (counts.get(topic) ?? 0) + 1);
+    }
+    topics = [...counts].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([tag]) => tag);
+    topicsCache.set(entries, topics);
+  }
+  return topics.slice(0, max);
+}
+
 /** Misses in a row after which the bot offers a person instead of asking to rephrase again. */
 export const MISSES_BEFORE_OFFER = 2;
 /** How long the bot's question (suggestions, did-this-help, offer of a person) waits for its reply. */
@@ -349,6 +376,11 @@ export class FaqBot extends ActivityHandler {
       data.pending = { kind: 'offer-human', reason: 'two-misses', question: data.misses.join('\n') };
       data.pendingAt = this.clock.now().toISOString();
       await this.sendYesNo(context, 'stillNoAnswerOfferHuman');
+    } else if (first === 'outOfScope') {
+      const locale = context.activity.locale;
+      const topics = knowledgeTopics(this.knowledge.entries).map((topic) => `**${topic}**`);
+      const list = new Intl.ListFormat(locale ?? 'en', { type: 'conjunction' }).format(topics);
+      await context.sendActivity(markdown(topics.length ? t(locale, 'outOfScope', { topics: list }) : t(locale, 'outOfScopeNoTopics')));
     } else {
       await this.say(context, first);
     }

@@ -37,6 +37,7 @@ export interface BotStrings {
    * plainly what the assistant can help with, and that a person is there.
    */
   outOfScope: string;
+  outOfScopeNoTopics: string;
   /**
    * The customer sent the detail an answer asked for (`asks_for`); a person takes it from here (the
    * handoff notice follows). `{detail}` is from `detailNames`, `{value}` what the customer sent.
@@ -102,8 +103,8 @@ const en: LocaleStrings = {
     gladItHelped: 'Glad I could help! Ask me anything else.',
     sorryOfferHuman: "Sorry about that. Would you like to talk to a person?",
     rephrase: "Sorry, I couldn't find an answer to that. Could you say it in other words?",
-    outOfScope:
-      "Sorry, that's not something I can help with. I can answer questions about your **bill**, **plan**, **phone**, **SIM**, **roaming**, **orders** and our **stores** — ask me about one of those, or ask for a person.",
+    outOfScope: "Sorry, that's not something I can help with. I can answer questions about {topics} — ask me about one of those, or ask for a person.",
+    outOfScopeNoTopics: "Sorry, that's not something I can help with. Ask me something else, or ask for a person.",
     detailTaken: 'Thanks — I\'ll pass your {detail} (**{value}**) to our team.',
     detailTakenText: "Thanks — I'll pass that to our team.",
     stillNoAnswerOfferHuman: "I still can't find an answer. Would you like to talk to a person?",

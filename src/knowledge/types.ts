@@ -89,4 +89,6 @@ export interface KnowledgeSearcher {
   decide(query: string, context?: SearchContext): Decision;
   /** An entry by id if it exists and is available in this context (follow-ups, picked suggestions). */
   get(id: string, context?: SearchContext): KnowledgeEntry | undefined;
+  /** Every entry served (optional): what the bot names as its topics when a question is out of scope. */
+  readonly entries?: readonly KnowledgeEntry[];
 }

@@ -23,7 +23,7 @@ describe('FaqBot after a person had the conversation', () => {
     (h.requester as HandoffRequester).handoffCount = 0;
     await h.say('pay by card');
     (h.requester as HandoffRequester).handoffCount = 1; // an agent took over and resolved it meanwhile
-    expect(await h.texts('no')).to.deep.equal([en('outOfScope')]);
+    expect(await h.texts('no')).to.deep.equal([en('outOfScopeNoTopics')]);
     expect(await h.insights.feedback()).to.deep.equal([]);
   });
 
@@ -32,11 +32,11 @@ describe('FaqBot after a person had the conversation', () => {
     (h.requester as HandoffRequester).handoffCount = 3;
     await h.say('bill');
     (h.requester as HandoffRequester).handoffCount = 4;
-    expect(await h.texts('2')).to.deep.equal([en('outOfScope')]);
+    expect(await h.texts('2')).to.deep.equal([en('outOfScopeNoTopics')]);
 
     await h.say('pay by card');
     (h.requester as HandoffRequester).handoffCount = 5;
-    expect(await h.texts('When is my bill due?')).to.deep.equal([en('outOfScope')]);
+    expect(await h.texts('When is my bill due?')).to.deep.equal([en('outOfScopeNoTopics')]);
   });
 
   it('keeps its prompt while no person has been involved', async () => {
@@ -69,7 +69,7 @@ describe('FaqBot after a person had the conversation', () => {
       customer.activeQueue.splice(0);
 
       await customer.receiveActivity('no');
-      expect(customer.activeQueue.splice(0).map((a) => a.text)).to.deep.equal([en('outOfScope')]);
+      expect(customer.activeQueue.splice(0).map((a) => a.text)).to.deep.equal([en('outOfScopeNoTopics')]);
       expect(await insights.feedback()).to.deep.equal([]);
     });
   });

@@ -63,7 +63,8 @@ describe('FaqBot on the sample knowledge', () => {
         const h = harness(index);
         await h.say(joined('customer-1'));
         const replies = await h.say(query);
-        expect(replies.map((r) => r.text)).to.deep.equal([en('outOfScope')]);
+        // The topics are the knowledge folder's own folders, most entries first.
+        expect(replies.map((r) => r.text)).to.deep.equal([en('outOfScope', { topics: '**billing**, **plans**, **sim**, **account**, **upgrades**, and **contract**' })]);
         expect(actionTitles(replies[0])).to.deep.equal([]);
         expect(h.requester.requestHandoff.called).to.equal(false);
       });
