@@ -208,9 +208,18 @@ describe('handoff end to end in a real browser: a customer on each channel → a
     expect(reply.body).to.include({ to: '4915112345678', messaging_product: 'whatsapp' });
 
     // When Meta refuses a reply because the window closed, the console says so instead of losing it.
-    graph.failNext(1, { status: 400, code: 131047, message: 'Re-engagement message' });
+    // (closeWindow: every free-form send to the number fails with 131047 until it reopens — a one-shot
+    // scripted failure could be taken by another Graph call of the conversation.)
+    graph.closeWindow('4915112345678');
     await agent.reply('Are you still there?');
-    await agent.page.waitForFunction(() => (document.getElementById('error')!.textContent ?? '').includes('reply window is closed'));
+    try {
+      await agent.page.waitForFunction(() => (document.getElementById('error')!.textContent ?? '').includes('reply window is closed'), undefined, { timeout: 15_000 });
+    } catch (err) {
+      const shown = await agent.page.textContent('#error');
+      const calls = graph.requests.slice(-6).map((r) => `${r.method} ${r.path} ${r.status} ${JSON.stringify(r.body).slice(0, 80)}`);
+      throw new Error(`the console did not say the window closed; it shows ${JSON.stringify(shown)}; last Graph calls: ${calls.join(' | ')}`, { cause: err });
+    }
+    graph.openWindow('4915112345678'); // the customer writes again below, which reopens it
     expect(await agent.page.inputValue('#reply'), 'the unsent reply stays in the box').to.equal('Are you still there?');
 
     // While Ada owns the conversation the bot stays silent; the customer's message reaches the console.
