@@ -59,6 +59,24 @@ describe('agent console in Chromium', () => {
     await page.locator('[data-testid=transcript-item].user', { hasText: 'thank you!' }).waitFor();
   });
 
+  it('keeps the next message the agent started typing while the previous one was still being sent', async () => {
+    const customer = f.customer('conv-next', 'wa-4915100000077');
+    await customer.receiveActivity('agent please');
+    await settle(f.hub);
+    const c = await signIn();
+    await c.row('Ada Customer').click();
+    await c.claim();
+    // Hold the first send's answer until the agent has typed the start of the next message.
+    await page.route('**/messages', async (route) => {
+      await page.fill('#reply', 'And one more thing:');
+      await route.continue();
+    });
+    await page.fill('#reply', 'Your refund is on its way.');
+    await page.click('#send');
+    await c.said('agent', 'Your refund is on its way.').waitFor();
+    expect(await page.inputValue('#reply')).to.equal('And one more thing:');
+  });
+
   it('renders the bot\'s Markdown safely and shows what the customer typed as plain text', async () => {
     const dialogs: string[] = [];
     page.on('dialog', async (d) => {

@@ -818,7 +818,9 @@ $('reply-form').addEventListener('submit', (/** @type {SubmitEvent} */ e) => {
   if (!text) return;
   act(async () => {
     const data = await api('POST', `${currentPath()}/messages`, { text });
-    $('reply').value = '';
+    // Empty the box only if it still holds what was sent: the agent may have started the next message
+    // while this one was on its way, and that must not be wiped.
+    if ($('reply').value.trim() === text) $('reply').value = '';
     onMessage(selected(), data.activity);
   });
 });
