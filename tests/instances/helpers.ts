@@ -14,7 +14,7 @@ import type { Activity } from 'botbuilder';
 import { Database } from '../../src/storage/postgres/database.js';
 import { PgTranscriptStore } from '../../src/storage/postgres/transcript-store.js';
 import { PgConversationStore } from '../../src/storage/postgres/webchat-store.js';
-import { KNOWLEDGE_DIR, M_SECRET, PHONE_NUMBER_ID, W_SECRET, type Msg } from '../faults/helpers.js';
+import { KNOWLEDGE_DIR, M_SECRET, PHONE_NUMBER_ID, W_SECRET, metaEnv, type Msg } from '../faults/helpers.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -122,21 +122,13 @@ export const INSTANCE_DL_SECRET = 'instances-directline-secret-0123456789-abcdef
  * through `graphApiUrl` (a `GraphGate` of its own, so one instance's sends can be held apart from the others').
  */
 export function channelsEnv(databaseUrl: string, graphApiUrl: string, extra: Record<string, string> = {}): Record<string, string> {
+  const { DATA_DIR: _ownPerInstance, ...channels } = metaEnv('', graphApiUrl); // each instance gets its own DATA_DIR
   return {
+    ...channels,
     DATABASE_URL: databaseUrl,
-    KNOWLEDGE_DIR,
-    GRAPH_API_URL: graphApiUrl,
-    LOG_LEVEL: 'error',
     BUSINESS_HOURS: 'Mon-Sun 00:00-24:00',
     BUSINESS_TIMEZONE: 'UTC',
     DIRECTLINE_SECRET: INSTANCE_DL_SECRET,
-    MESSENGER_APP_SECRET: M_SECRET,
-    MESSENGER_VERIFY_TOKEN: 'v',
-    MESSENGER_PAGE_ACCESS_TOKEN: 'page-token',
-    WHATSAPP_APP_SECRET: W_SECRET,
-    WHATSAPP_VERIFY_TOKEN: 'v',
-    WHATSAPP_ACCESS_TOKEN: 'wa-token',
-    WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
     ...extra,
   };
 }

@@ -14,7 +14,7 @@ import { FileAgentAccounts } from '../../src/agent/accounts.js';
 import { signBody } from '../../adapters/shared/verify.js';
 import { messengerTextWebhook, serializeLikeMeta, whatsappTextWebhook } from '../../adapters/shared/sample-events.js';
 import { FakeGraph } from '../fakes/graph.js';
-import { KNOWLEDGE_DIR, M_SECRET, PHONE_NUMBER_ID, W_SECRET } from '../faults/helpers.js';
+import { M_SECRET, PHONE_NUMBER_ID, W_SECRET, metaEnv } from '../faults/helpers.js';
 
 const PASSWORD = 'private files 4 quiet harbours';
 
@@ -58,20 +58,7 @@ describe('DATA_DIR file modes', function () {
   });
 
   const start = async () => {
-    const config = loadConfig({
-      DATA_DIR: dataDir,
-      KNOWLEDGE_DIR,
-      GRAPH_API_URL: graph.url,
-      BUSINESS_HOURS: 'Mon-Sun 00:00-24:00',
-      BUSINESS_TIMEZONE: 'UTC',
-      MESSENGER_APP_SECRET: M_SECRET,
-      MESSENGER_VERIFY_TOKEN: 'v',
-      MESSENGER_PAGE_ACCESS_TOKEN: 'page-token',
-      WHATSAPP_APP_SECRET: W_SECRET,
-      WHATSAPP_VERIFY_TOKEN: 'v',
-      WHATSAPP_ACCESS_TOKEN: 'wa-token',
-      WHATSAPP_PHONE_NUMBER_ID: PHONE_NUMBER_ID,
-    });
+    const config = loadConfig({ ...metaEnv(dataDir, graph.url), BUSINESS_HOURS: 'Mon-Sun 00:00-24:00', BUSINESS_TIMEZONE: 'UTC' });
     app = await buildApp({ config, logger: silentLogger, watchKnowledge: false, sleep: async () => {} });
     return app.listen(0, '127.0.0.1');
   };
