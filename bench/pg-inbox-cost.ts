@@ -10,11 +10,10 @@
  * Standalone: `npx tsx bench/pg-inbox-cost.ts [postgres://server/db]` (default TEST_DATABASE_URL);
  * it creates and drops its own databases and prints the markdown.
  */
-import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import pg from 'pg';
 import { testSettings } from '../src/config.js';
 import { Database } from '../src/storage/postgres/database.js';
+import { createTestDatabase } from '../tests/helpers/postgres.js';
 import { PgChannelJournal } from '../src/storage/postgres/channel-journal.js';
 import type { BenchSection } from './types.js';
 
@@ -25,26 +24,12 @@ const WARMUP = 200;
 const ROUNDS = 1000;
 const CHANNEL = 'messenger';
 
-async function admin<T>(serverUrl: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: serverUrl });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
 /** A fresh migrated database holding `count` conversations' worth of inbox and delivery state. */
 async function level(serverUrl: string, count: number) {
-  const name = `sb_bench_${randomBytes(4).toString('hex')}`;
-  await admin(serverUrl, (c) => c.query(`CREATE DATABASE ${name}`));
-  const url = new URL(serverUrl);
-  url.pathname = '/' + name;
-  const drop = () => admin(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  const { url, drop } = await createTestDatabase(serverUrl, 'sb_bench');
   let db: Database | undefined;
   try {
-    db = await Database.open(url.toString(), { max: 2 });
+    db = await Database.open(url, { max: 2 });
     await fill(db, count);
   } catch (err) {
     await db?.close();

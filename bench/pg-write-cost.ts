@@ -12,12 +12,11 @@
  * Standalone (bench/scale.ts calls `run` too):
  *   npx tsx bench/pg-write-cost.ts --server postgres://postgres@127.0.0.1:5432/postgres [--rounds 40] [--per-round 25] [--active all]
  */
-import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { ActivityTypes, type Activity } from 'botbuilder';
 import { Database } from '../src/storage/postgres/database.js';
+import { createTestDatabase } from '../tests/helpers/postgres.js';
 import { PgStorage } from '../src/storage/postgres/storage.js';
 import { PgTranscriptStore } from '../src/storage/postgres/transcript-store.js';
 import type { BenchSection } from './types.js';
@@ -32,27 +31,10 @@ const ACTIVITIES_PER_CONVERSATION = 4;
 const WORKING_SET = 100;
 const STATE_PAYLOAD = 'x'.repeat(600); // about the size of a conversation's dialog state
 
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = '/' + name;
-  return u.toString();
-}
-
-async function admin(serverUrl: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: serverUrl });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 /** Creates, migrates and seeds a database holding `n` conversations. */
-async function seeded(serverUrl: string, n: number): Promise<{ name: string; db: Database }> {
-  const name = `sb_bench_${n}_${randomBytes(4).toString('hex')}`;
-  await admin(serverUrl, `CREATE DATABASE ${name}`);
-  const db = await Database.open(withDatabase(serverUrl, name));
+async function seeded(serverUrl: string, n: number): Promise<{ drop(): Promise<void>; db: Database }> {
+  const { url, drop } = await createTestDatabase(serverUrl, `sb_bench_${n}`);
+  const db = await Database.open(url);
   await db.query(
     `INSERT INTO bot_state (key, item, etag)
      SELECT convert_to('test/conversations/conv-' || i || '/', 'UTF8'), json_build_object('dialogState', $2::text, 'n', i), md5(i::text)
@@ -78,7 +60,7 @@ async function seeded(serverUrl: string, n: number): Promise<{ name: string; db:
     [n],
   );
   await db.query('ANALYZE');
-  return { name, db };
+  return { drop, db };
 }
 
 function activity(conversationId: string, id: string): Activity {
@@ -116,10 +98,10 @@ export async function run(serverUrl: string, o: WriteCostOptions = { rounds: 40,
   try {
     for (const n of LEVELS) {
       const started = performance.now();
-      const { name, db } = await seeded(serverUrl, n);
+      const { drop, db } = await seeded(serverUrl, n);
       console.error(`bench/pg-write-cost: seeded ${n} conversations in ${Math.round(performance.now() - started)} ms`);
       const active = Array.from({ length: Math.min(WORKING_SET, n) }, (_, i) => 1 + Math.floor(((i + Math.random()) * n) / Math.min(WORKING_SET, n)));
-      levels.push({ n, name, db, active, storage: new PgStorage(db), transcripts: new PgTranscriptStore(db), write: [] as number[], log: [] as number[], both: [] as number[] });
+      levels.push({ n, drop, db, active, storage: new PgStorage(db), transcripts: new PgTranscriptStore(db), write: [] as number[], log: [] as number[], both: [] as number[] });
     }
     for (let round = -1; round < rounds; round++) {
       for (const level of levels) {
@@ -152,7 +134,7 @@ export async function run(serverUrl: string, o: WriteCostOptions = { rounds: 40,
   } finally {
     for (const level of levels) {
       await level.db.close();
-      await admin(serverUrl, `DROP DATABASE IF EXISTS ${level.name} WITH (FORCE)`);
+      await level.drop();
     }
   }
 }

@@ -6,7 +6,6 @@
  * server's version and durability settings for the report, and the CPU time its processes used.
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -14,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { createTestDatabase } from '../../tests/helpers/postgres.js';
 
 const run = promisify(execFile);
 
@@ -157,20 +157,5 @@ export async function activity(serverUrl: string, name: string): Promise<{ trans
   }
 }
 
-/** A new empty database on `serverUrl`; returns its URL and a function that drops it. */
-export async function freshDatabase(serverUrl: string, prefix: string): Promise<{ url: string; name: string; drop(): Promise<void> }> {
-  const name = `${prefix}_${randomBytes(4).toString('hex')}`;
-  const admin = async (sql: string) => {
-    const c = new pg.Client({ connectionString: serverUrl });
-    await c.connect();
-    try {
-      await c.query(sql);
-    } finally {
-      await c.end();
-    }
-  };
-  await admin(`CREATE DATABASE ${name}`);
-  const u = new URL(serverUrl);
-  u.pathname = '/' + name;
-  return { url: u.toString(), name, drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-}
+/** A new empty database on `serverUrl`; returns its URL and a function that drops it (the tests' helper). */
+export const freshDatabase = createTestDatabase;
