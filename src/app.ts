@@ -76,9 +76,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const adapters: Record<string, ChannelAdapter & MountableAdapter> = {};
   // A message is finished only once its turn's transcript is on disk (else it runs again after a restart).
   const settle = (a: Partial<Activity>) => transcripts.whenWritten(a.channelId ?? '', a.conversation?.id ?? '');
+  // Every instance must sign and verify with the same secret: a configured one (checked), or one generated
+  // once and kept in the database (PostgreSQL) or in DATA_DIR (files).
+  const directLineSecret =
+    !config.directLineSecret && backend.sharedDirectLineSecret ? await backend.sharedDirectLineSecret() : await loadOrCreateDirectLineSecret(config.dataDir, config.directLineSecret);
   const webchat = new WebChatAdapter({
-    // Every instance must sign and verify with the same secret: on PostgreSQL a generated one is kept there.
-    secret: config.directLineSecret || !backend.sharedDirectLineSecret ? await loadOrCreateDirectLineSecret(config.dataDir, config.directLineSecret) : await backend.sharedDirectLineSecret(),
+    secret: directLineSecret,
     dataDir: config.dataDir,
     store: backend.webchatStore,
     inbox: backend.journal('webchat'),
