@@ -17,6 +17,7 @@ interface AjaxRequest {
   body?: unknown;
   headers?: Record<string, string>;
   timeout?: number;
+  responseType?: string;
 }
 
 /** rxjs-5 `ajax` on top of fetch, answering like AjaxResponse / AjaxError (status, response, xhr). */
@@ -24,20 +25,25 @@ export function fetchAjax(request: AjaxRequest): Observable<unknown> {
   return Observable.create((subscriber: { next(v: unknown): void; error(e: unknown): void; complete(): void }) => {
     const controller = new AbortController();
     const headers: Record<string, string> = { ...(request.headers ?? {}) };
-    let body: string | undefined;
-    if (request.body !== undefined && request.body !== null) {
+    let body: string | FormData | undefined;
+    if (request.body instanceof FormData) body = request.body; // an upload: fetch writes the multipart boundary
+    else if (request.body !== undefined && request.body !== null) {
       body = typeof request.body === 'string' ? request.body : JSON.stringify(request.body);
       if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['Content-Type'] = 'application/json';
     }
     const timer = request.timeout ? setTimeout(() => controller.abort(), request.timeout) : undefined;
     fetch(request.url, { method: request.method ?? 'GET', headers, body, signal: controller.signal }).then(
       async (res) => {
-        const text = await res.text();
-        let response: unknown = text;
-        try {
-          response = text ? JSON.parse(text) : null;
-        } catch {
-          /* keep the text */
+        let response: unknown;
+        if (request.responseType === 'arraybuffer') response = await res.arrayBuffer(); // a file the client uploads
+        else {
+          const text = await res.text();
+          response = text;
+          try {
+            response = text ? JSON.parse(text) : null;
+          } catch {
+            /* keep the text */
+          }
         }
         const xhr = { getResponseHeader: (h: string) => res.headers.get(h) };
         if (res.status >= 200 && res.status < 300) {

@@ -50,3 +50,29 @@ export async function startWebChat(options: Partial<WebChatAdapterOptions> & { d
     },
   };
 }
+
+/** A started web chat server, as `startWebChat` gives it. */
+export type WebChatApp = Awaited<ReturnType<typeof startWebChat>>;
+
+/** One Direct Line REST call against `app`, the JSON answer parsed. */
+export async function api(app: WebChatApp, method: string, path: string, options: { auth?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+  const res = await fetch(`${app.domain}${path}`, {
+    method,
+    headers: {
+      ...(options.auth ? { Authorization: `Bearer ${options.auth}` } : {}),
+      ...(options.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+      ...options.headers,
+    },
+    body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+/** Starts a conversation with a fresh token, as Web Chat does. */
+export async function start(app: WebChatApp) {
+  const generated = app.adapter.generateToken();
+  const started = await api(app, 'POST', '/conversations', { auth: generated.token });
+  if (started.status !== 201) throw new Error(`POST conversations answered ${started.status}: ${JSON.stringify(started.body)}`);
+  return started.body as { conversationId: string; token: string; streamUrl: string; expires_in: number };
+}

@@ -1,33 +1,11 @@
 import { expect } from 'chai';
 import { WebSocket } from 'ws';
 import { connect } from './client.js';
-import { TEST_SECRET, startWebChat } from './fixture.js';
+import { TEST_SECRET, api, start, startWebChat, type WebChatApp } from './fixture.js';
 import { DirectLineTokens } from '../../adapters/webchat/index.js';
 import { fixedClock } from '../../src/clock.js';
 
-type App = Awaited<ReturnType<typeof startWebChat>>;
-
-async function api(app: App, method: string, path: string, options: { auth?: string; body?: unknown; headers?: Record<string, string> } = {}) {
-  const res = await fetch(`${app.domain}${path}`, {
-    method,
-    headers: {
-      ...(options.auth ? { Authorization: `Bearer ${options.auth}` } : {}),
-      ...(options.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-      ...options.headers,
-    },
-    body: options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
-
-/** Starts a conversation with a fresh token, as Web Chat does. */
-async function start(app: App) {
-  const generated = app.adapter.generateToken();
-  const started = await api(app, 'POST', '/conversations', { auth: generated.token });
-  expect(started.status).to.equal(201);
-  return started.body as { conversationId: string; token: string; streamUrl: string; expires_in: number };
-}
+type App = WebChatApp;
 
 /** Opens a raw WebSocket and collects its frames (empty keep-alives included). */
 function openStream(url: string) {
@@ -90,10 +68,10 @@ describe('Direct Line protocol details', () => {
       const [h, p, s] = started.token.split('.');
       const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
       const tampered = [h, Buffer.from(JSON.stringify({ ...claims, user: 'someone-else' })).toString('base64url'), s].join('.');
-      for (const token of [expired, forged, tampered, 'garbage']) {
+      for (const [token, code] of [[expired, 'TokenExpired'], [forged, 'BadArgument'], [tampered, 'BadArgument'], ['garbage', 'BadArgument']] as const) {
         const res = await api(app, 'GET', `/conversations/${started.conversationId}/activities`, { auth: token });
         expect(res.status, token).to.equal(403);
-        expect(res.body).to.have.property('message').that.is.a('string');
+        expect(res.body.error).to.include({ code }).and.have.property('message').that.is.a('string');
       }
     });
   });
@@ -109,7 +87,7 @@ describe('Direct Line protocol details', () => {
       const post = await api(app, 'POST', `/conversations/${b.conversationId}/activities`, { auth: a.token, body: { type: 'message', text: 'intruder' } });
       for (const res of [read, reconnect, post]) {
         expect(res.status).to.equal(403);
-        expect(res.body).to.include({ code: 'Forbidden' });
+        expect(res.body.error).to.include({ code: 'Forbidden' });
         expect(JSON.stringify(res.body)).to.not.contain('private to B');
       }
       const bHistory = await api(app, 'GET', `/conversations/${b.conversationId}/activities`, { auth: b.token });
@@ -230,7 +208,7 @@ describe('Direct Line protocol details', () => {
       ];
       for (const [status, res] of cases) {
         expect(res.status).to.equal(status);
-        expect(res.body).to.have.property('message').that.is.a('string').and.not.empty;
+        expect(res.body.error).to.have.property('message').that.is.a('string').and.not.empty;
       }
     });
 
