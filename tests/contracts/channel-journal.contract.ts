@@ -367,6 +367,22 @@ export function channelJournalContract(name: string, make: () => Promise<Journal
         expect(kept[199]).to.include({ reason: 'reason 204', body: '{"body":204}' });
       });
 
+      it('keeps one unreadable event of a POST beside the POST’s accepted items, which stay pending', async function () {
+        if (!sut.keptUnparsed) this.skip();
+        let j = await instance();
+        const event = JSON.stringify({ sender: { id: 'c1' }, message: { mid: { odd: true } } });
+        await j.recordUnparsed(event, 'entry[0].messaging[1]: message.mid: expected string');
+        await j.accept([item('m2', 'c1')]);
+        j = await restart(j);
+        expect((await j.nextPending('c1'))?.id).to.equal('m2');
+        expect(await j.lastCustomerMessageAt('c1')).to.equal(clock.t);
+        await j.close();
+        open.splice(open.indexOf(j), 1);
+        const kept = await sut.keptUnparsed!();
+        expect(kept).to.have.length(1);
+        expect(kept[0]).to.include({ reason: 'entry[0].messaging[1]: message.mid: expected string', body: event });
+      });
+
       it('shows one instance the statuses recorded by another', async function () {
         needsInstances(this);
         const a = await instance('a');

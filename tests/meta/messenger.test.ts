@@ -6,6 +6,8 @@ import { serializeLikeMeta, messengerTextWebhook } from '../../adapters/shared/s
 import { ReplyWindowClosedError, GraphApiError } from '../../adapters/shared/errors.js';
 import { isUnsupportedActivity, DEFAULT_UNSUPPORTED_TEXT, type SendFailure } from '../../adapters/shared/meta-adapter.js';
 import { MESSENGER_QUICK_REPLY_LIMIT, MESSENGER_TEXT_LIMIT } from '../../adapters/messenger/index.js';
+import { CHOICE_PAYLOAD_PREFIX } from '../../adapters/shared/choice-payload.js';
+import { MEDIA_UNAVAILABLE_TYPE } from '../../src/media/attachments.js';
 
 const HOUR = 3600 * 1000;
 const sendText = (rig: Rig, text: string, agent = false) =>
@@ -51,11 +53,12 @@ describe('MessengerAdapter', function () {
     expect(actions).to.deep.equal(['mark_seen']);
   });
 
-  it('turns a tapped quick reply and a postback into their payload, like a web chat choice', async () => {
+  it('reads a quick reply or postback whose payload the bot never sent as the title the customer tapped', async () => {
     await rig.post('messenger', await fixture('messenger/quick-reply.json'));
     await rig.post('messenger', await fixture('messenger/postback.json'));
     await settle(rig);
-    expect(rig.turns.map((t) => t.text)).to.deep.equal(['DEVELOPER_DEFINED_PAYLOAD', 'USER-DEFINED-PAYLOAD']);
+    expect(rig.turns.map((t) => t.text)).to.deep.equal(['Red', 'TITLE-FOR-THE-CTA']);
+    expect(rig.turns[0]!.value).to.deep.equal({ payload: 'DEVELOPER_DEFINED_PAYLOAD', title: 'Red' });
   });
 
   it('keeps images and stickers in the transcript and answers them politely without the bot', async () => {
@@ -67,7 +70,9 @@ describe('MessengerAdapter', function () {
     expect(rig.turns).to.have.length(0);
     expect(seen).to.have.length(2);
     expect(isUnsupportedActivity(seen[0])).to.equal(true);
-    expect(seen[0].attachments[0]).to.include({ contentType: 'image/*', contentUrl: 'https://scontent.xx.fbcdn.net/v/t1.15752-9/attachment.png' });
+    // This adapter has no media store: the agent is told the file was not kept (tests/media/ keep them).
+    expect(seen[0].attachments[0]).to.include({ contentType: MEDIA_UNAVAILABLE_TYPE, name: 'image' });
+    expect(seen[1].attachments[0].content).to.include({ kind: 'sticker' });
     expect(rig.graph.sent('messenger').map((r) => r.body.message.text)).to.deep.equal([DEFAULT_UNSUPPORTED_TEXT, DEFAULT_UNSUPPORTED_TEXT]);
   });
 
@@ -137,7 +142,7 @@ describe('MessengerAdapter', function () {
     const msg = rig.graph.sent('messenger')[0]!.body.message;
     expect(msg.text).to.equal('Pick one:');
     expect(msg.quick_replies).to.have.length(MESSENGER_QUICK_REPLY_LIMIT);
-    expect(msg.quick_replies[0]).to.deep.equal({ content_type: 'text', title: 'Option number 1 wit…', payload: 'opt-1' });
+    expect(msg.quick_replies[0]).to.deep.equal({ content_type: 'text', title: 'Option number 1 wit…', payload: `${CHOICE_PAYLOAD_PREFIX}opt-1` });
   });
 
   describe('reply windows (moved clock)', () => {

@@ -5,6 +5,7 @@ import { serializeLikeMeta, whatsappTextWebhook } from '../../adapters/shared/sa
 import { ReplyWindowClosedError } from '../../adapters/shared/errors.js';
 import { DEFAULT_UNSUPPORTED_TEXT, isUnsupportedActivity, type SendFailure } from '../../adapters/shared/meta-adapter.js';
 import { WHATSAPP_LIST_ROW_LIMIT, WHATSAPP_TEXT_LIMIT } from '../../adapters/whatsapp/index.js';
+import { CHOICE_PAYLOAD_PREFIX } from '../../adapters/shared/choice-payload.js';
 
 const HOUR = 3600 * 1000;
 const say = (rig: Rig, text: string) => rig.post('whatsapp', serializeLikeMeta(whatsappTextWebhook({ waId: WA_ID, name: 'Sheena Nelson', text, phoneNumberId: PHONE_NUMBER_ID })));
@@ -52,10 +53,10 @@ describe('WhatsAppAdapter', function () {
       });
     });
 
-    it('turns button replies, list replies and template buttons into the choice value', async () => {
+    it('reads button replies, list replies and template buttons whose payload the bot never sent as the title shown', async () => {
       for (const f of ['button-reply', 'list-reply', 'template-button']) await rig.post('whatsapp', await fixture(`whatsapp/${f}.json`));
       await settle(rig);
-      expect(rig.turns.map((t) => t.text)).to.deep.equal(['cancel-button', 'priority_express', 'Unsubscribe from promotions']);
+      expect(rig.turns.map((t) => t.text)).to.deep.equal(['Cancel', 'Priority Mail Express', 'Unsubscribe from promotions']);
     });
 
     it('keeps images, locations and stickers in the transcript and answers them politely without the bot', async () => {
@@ -118,7 +119,7 @@ describe('WhatsAppAdapter', function () {
         type: 'button',
         body: { text: 'Pick *one*:' },
         action: {
-          buttons: [1, 2, 3].map((i) => ({ type: 'reply', reply: { id: `opt-${i}`, title: `Option ${i}` } })),
+          buttons: [1, 2, 3].map((i) => ({ type: 'reply', reply: { id: `${CHOICE_PAYLOAD_PREFIX}opt-${i}`, title: `Option ${i}` } })),
         },
       });
     });
@@ -128,7 +129,7 @@ describe('WhatsAppAdapter', function () {
       await rig.graph.waitForSent(1, 'whatsapp');
       const i = rig.graph.sent('whatsapp')[0]!.body.interactive;
       expect(i.type).to.equal('list');
-      expect(i.action.sections[0].rows[1]).to.deep.equal({ id: 'opt-2', title: 'Option number 2 with a…', description: 'Option number 2 with a long title' });
+      expect(i.action.sections[0].rows[1]).to.deep.equal({ id: `${CHOICE_PAYLOAD_PREFIX}opt-2`, title: 'Option number 2 with a…', description: 'Option number 2 with a long title' });
     });
 
     it('sends more suggestions as a list of at most 10 rows with 24-character titles', async () => {
@@ -138,7 +139,7 @@ describe('WhatsAppAdapter', function () {
       expect(i.type).to.equal('list');
       const rows = i.action.sections[0].rows;
       expect(rows).to.have.length(WHATSAPP_LIST_ROW_LIMIT);
-      expect(rows[0]).to.deep.equal({ id: 'opt-1', title: 'Option number 1 with a…', description: 'Option number 1 with a long title' });
+      expect(rows[0]).to.deep.equal({ id: `${CHOICE_PAYLOAD_PREFIX}opt-1`, title: 'Option number 1 with a…', description: 'Option number 1 with a long title' });
     });
 
     it('splits text over 4,096 characters on sentence boundaries', async () => {
