@@ -189,6 +189,7 @@ export function parseKnowledgeFile(relPath: string, text: string): ParsedKnowled
     validUntil: fm.valid_until,
     followUps: fm.follow_ups,
     ...(fm.asks_for ? { asksFor: fm.asks_for } : {}),
+    ...(fm.tests.length ? { tests: fm.tests.map((text, i) => ({ text, line: nodeLine(['tests', i]) })) } : {}),
     source: { path: filePath, line: 1 },
   };
   return result;

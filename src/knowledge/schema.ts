@@ -40,6 +40,8 @@ export const frontMatterSchema = z
     valid_until: day.optional(),
     follow_ups: textList.default([]),
     asks_for: z.enum(DETAIL_KINDS).optional(),
+    // Phrasings that must reach this entry as the answer (`kb check`); never trained on, so they test the search.
+    tests: textList.default([]),
   })
   // Runs even when other fields have problems (zod skips refinements otherwise), so every problem shows at once.
   .refine((fm) => !(fm.valid_from && fm.valid_until && fm.valid_until < fm.valid_from), {
@@ -70,6 +72,7 @@ export const FIELD_DESCRIPTIONS: Record<keyof FrontMatter, string> = {
   valid_until: 'a date YYYY-MM-DD',
   follow_ups: 'a list of entry ids, e.g. [billing/due-date]',
   asks_for: `what the answer asks the customer for, one of ${DETAIL_KINDS.join(', ')}`,
+  tests: 'a list of ways customers ask that must reach this entry, one per line starting with "- "',
 };
 
 /** Edit distance (Levenshtein) — small fields list, so the plain dynamic programme is enough. */

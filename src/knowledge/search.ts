@@ -75,6 +75,22 @@ export function decideFrom(matches: SearchMatch[]): Decision {
 
 // ---------------------------------------------------------------- text
 
+/**
+ * How much of a message the search reads. Phrasings are a sentence each and a customer's question
+ * is in what they write first; beyond this a message only adds words the index has never seen, each
+ * a fuzzy lookup (16,000 characters of varied words took a second on one thread), and dilutes the
+ * match. Cut at a word boundary.
+ */
+export const SEARCH_QUERY_CHARS = 1_000;
+
+/** The start of `query` the search reads (see `SEARCH_QUERY_CHARS`). */
+export function searchedText(query: string): string {
+  if (query.length <= SEARCH_QUERY_CHARS) return query;
+  const head = query.slice(0, SEARCH_QUERY_CHARS);
+  const space = head.search(/\s\S*$/);
+  return space > 0 ? head.slice(0, space) : head;
+}
+
 /** Lower-cases, strips accents and apostrophes, splits on anything that is not a letter or digit. */
 export function tokenize(text: string): string[] {
   return text
@@ -517,7 +533,7 @@ export class KnowledgeIndex implements KnowledgeSearcher {
   /** Per-entry signals for a query: classifier probability, nearest phrasing cosine, centroid cosine. */
   private signals(query: string): { prob: Float32Array; nearest: Float32Array; centroid: Float32Array } {
     const C = this.entries.length;
-    const words = this.correct(tokenize(query));
+    const words = this.correct(tokenize(searchedText(query)));
     const f = this.featureStrings(words);
     let unknown = 0;
     for (const w of words) if (!STOPWORDS.has(w) && !this.featureIds.has(stem(w))) unknown++;

@@ -36,6 +36,11 @@ export interface KnowledgeEntry {
    * goes to a person with the detail, instead of being searched as a new question.
    */
   asksFor?: DetailKind;
+  /**
+   * Phrasings that must reach this entry as the answer (front matter `tests`, checked by `kb check`),
+   * with the line of each in the file; not part of the index.
+   */
+  tests?: { text: string; line: number }[];
   /** Where it came from, for error messages and the console. */
   source: { path: string; line: number };
 }
