@@ -6,6 +6,10 @@
  * The libraries find a choice *anywhere* in an utterance ("I have **2** bills due" picks the second
  * suggestion), so each function also checks that little else was said: a reply that carries a new
  * question is treated as one.
+ *
+ * Every function reads a bounded start of the reply (`MAX_*_WORDS`, `MAX_REPLY_CHARS`, `DETAIL_SCAN_CHARS`):
+ * the recognizers' cost grows faster than the text (recognizers-text's boolean model took 0.6 s for
+ * 1,000 characters of "no no …" and 4.6 s for 2,000), and a customer may send 16,000 characters.
  */
 import { defaultTokenizer, recognizeChoices, type Choice, type ModelResult, type Token } from 'botbuilder-dialogs';
 import { recognizeBoolean } from '@microsoft/recognizers-text-choice';
@@ -26,6 +30,40 @@ export const MAX_EXTRA_WORDS_FOR_YES_NO = 2;
  * "How do I get a refund?", "pay in cash" does not pick "How can I pay my bill by card?".
  */
 export const MIN_TITLE_COVERAGE = 0.5;
+/**
+ * A reply of more words than this is not a yes/no: "no" plus `MAX_EXTRA_WORDS_FOR_YES_NO` meaningful
+ * words and the filler around them ("no, sorry, it did not really work for me") fits; a longer text
+ * is a new question, and the boolean model never reads it.
+ */
+export const MAX_YES_NO_WORDS = 12;
+/**
+ * A reply of more words than this is not a pick (the sample's longest title has 9 words; a pick is a
+ * title, a number or "the … one" with a few words around it). A reply that is exactly one of the
+ * offered titles (a tap) is always a pick.
+ */
+export const MAX_PICK_WORDS = 20;
+/** Nor is a reply longer than this many characters (a pasted text with few spaces), whatever its word count. */
+export const MAX_REPLY_CHARS = 240;
+/**
+ * How much of a reply is searched for a detail (postcode, phone, email, reference): a detail is given
+ * near the start ("my postcode is …"), and the phone and email models read no further than this.
+ */
+export const DETAIL_SCAN_CHARS = 1_000;
+/** How much of a reply is tokenised to find its first word (a question word or not). */
+const FIRST_WORD_SCAN_CHARS = 100;
+
+/**
+ * Whether `utterance` is short enough to be a reply to the bot's question: at most `maxWords`
+ * whitespace-separated words and `MAX_REPLY_CHARS` characters. Counting stops after `maxWords`, so
+ * a long text costs no more than a short one.
+ */
+export function shortReply(utterance: string, maxWords: number): boolean {
+  if (utterance.length > MAX_REPLY_CHARS) return false;
+  const word = /\S+/g;
+  let words = 0;
+  while (word.exec(utterance) && ++words <= maxWords);
+  return words <= maxWords;
+}
 
 /** One offered option: `value` is what the bot gets back (an entry id), `title` what the customer sees and taps. */
 export interface Offered {
@@ -61,6 +99,9 @@ function wordsOutside(text: string, start: number, end: number, locale?: string)
 export function recognizePick(text: string, offered: Offered[], locale?: string): PickResult {
   const utterance = text.trim();
   if (!utterance || offered.length === 0) return { kind: 'no-pick' };
+  const tapped = offered.findIndex((o) => o.title.trim().toLowerCase() === utterance.toLowerCase());
+  if (tapped >= 0) return { kind: 'picked', value: offered[tapped]!.value, index: tapped, by: 'title' };
+  if (!shortReply(utterance, MAX_PICK_WORDS)) return { kind: 'no-pick' };
   const vocab = vocabulary(locale);
   const base = { locale: vocab.culture, noValue: true };
   const choices = offered.map(toChoice);
@@ -142,7 +183,7 @@ export interface YesNo {
  */
 export function recognizeYesNo(text: string, locale?: string): YesNo | undefined {
   const utterance = text.trim();
-  if (!utterance) return undefined;
+  if (!utterance || !shortReply(utterance, MAX_YES_NO_WORDS)) return undefined;
   const results = recognizeBoolean(utterance, vocabulary(locale).culture);
   if (results.length === 0) return undefined;
   const values = new Set(results.map((r) => r.resolution.value as boolean));
@@ -175,22 +216,22 @@ const REFERENCE = new RegExp(`\\b(?:[A-Z]{1,4}[-#]?)?\\d{${MIN_REFERENCE_DIGITS}
 export function recognizeDetail(text: string, kind: DetailKind, locale?: string): string | undefined {
   const utterance = text.trim();
   if (!utterance) return undefined;
+  if (kind === 'text') return utterance;
+  const scanned = utterance.slice(0, DETAIL_SCAN_CHARS);
   const culture = vocabulary(locale).culture;
   switch (kind) {
     case 'postcode':
       for (const pattern of POSTCODE_PATTERNS) {
-        const found = pattern.exec(utterance);
+        const found = pattern.exec(scanned);
         if (found) return found[0].toUpperCase();
       }
       return undefined;
     case 'phone':
-      return recognizePhoneNumber(utterance, culture)[0]?.text;
+      return recognizePhoneNumber(scanned, culture)[0]?.text;
     case 'email':
-      return recognizeEmail(utterance, culture)[0]?.text;
+      return recognizeEmail(scanned, culture)[0]?.text;
     case 'number':
-      return REFERENCE.exec(utterance)?.[0];
-    case 'text':
-      return utterance;
+      return REFERENCE.exec(scanned)?.[0];
   }
 }
 
@@ -198,6 +239,6 @@ export function recognizeDetail(text: string, kind: DetailKind, locale?: string)
 export function readsAsQuestion(text: string, locale?: string): boolean {
   const utterance = text.trim();
   if (utterance.endsWith('?')) return true;
-  const first = defaultTokenizer(utterance.replace(/['’]/g, ''), locale)[0]?.normalized;
+  const first = defaultTokenizer(utterance.slice(0, FIRST_WORD_SCAN_CHARS).replace(/['’]/g, ''), locale)[0]?.normalized;
   return first !== undefined && vocabulary(locale).questionWords.includes(first);
 }

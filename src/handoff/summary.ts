@@ -18,6 +18,7 @@ import { DateTimeRecognizer } from '@microsoft/recognizers-text-date-time';
 import { NumberRecognizer } from '@microsoft/recognizers-text-number';
 import { SequenceRecognizer } from '@microsoft/recognizers-text-sequence';
 import type { HandoffSummary } from './queue-store.js';
+import { summaryWorker } from './summary-pool.js';
 
 /** Numbers with at least this many digits are treated as order/ticket/account numbers. */
 export const ORDER_NUMBER_MIN_DIGITS = 5;
@@ -127,9 +128,17 @@ function modelsFor(culture: string): Models {
   return models;
 }
 
-/** Builds the models for `culture` ahead of the first handoff (the server calls it at start-up). */
-export function warmUpSummary(culture: string = Culture.English): void {
+/** Builds the models for `culture` in this thread (the summary worker does, when it starts). */
+export function warmUpModels(culture: string = Culture.English): void {
   summarize(['order 12345, a@example.com, +44 7700 900123, £30, SW1A 1AA, yesterday'], culture, new Date());
+}
+
+/**
+ * Starts the summary worker (summary-pool.ts), which builds the models ahead of the first handoff
+ * (the server calls it at start-up); the main thread never builds them.
+ */
+export function warmUpSummary(): void {
+  summaryWorker().warmUp();
 }
 
 // ---- patterns for what recognizers-text has no model for -------------------------------------
@@ -403,7 +412,7 @@ export function summarize(
   }
 
   // The question that led to the handoff is the customer's own words too, even when the transcript does not hold it.
-  for (const line of (options.question ?? '').split('\n').slice(0, PROBLEM_MAX_MESSAGES)) {
+  for (const line of (options.question ?? '').slice(0, SUMMARY_TRANSCRIPT_CHARS).split('\n').slice(0, PROBLEM_MAX_MESSAGES)) {
     const q = quote(line.slice(0, SUMMARY_MESSAGE_CHARS));
     if (q && isSubstantive(q) && !problem.some((p) => p.toLowerCase().includes(q.toLowerCase()))) problem.push(q);
   }
