@@ -11,13 +11,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
  * The demo page's policy: Web Chat styles itself with CSS-in-JS (inline styles), talks to us over
- * fetch and WebSocket, and shows data:/blob: images; no eval, no third-party origin.
+ * fetch and WebSocket, and shows data:/blob: images; no eval, no third-party origin. `connect-src blob:`:
+ * the Direct Line client reads a picked file from its blob: URL before it uploads it; `worker-src blob:`:
+ * Web Chat draws a picked picture's thumbnail in a worker it makes from a blob.
  */
 export const DEMO_PAGE_CSP =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' blob: ws: wss:; worker-src 'self' blob:; media-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
 
 /** The agent console's policy: only our own files, never framed (clickjacking of claim/resolve). */
-export const AGENT_CONSOLE_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+export const AGENT_CONSOLE_CSP = "default-src 'self'; connect-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 const API_PREFIXES = ['/api/', '/v3/directline', '/webhooks/', '/healthz'];
 

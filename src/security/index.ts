@@ -3,3 +3,4 @@ export * from './headers.js';
 export * from './rate-limit.js';
 export * from './json-depth.js';
 export * from './restify-log.js';
+export * from './connections.js';

@@ -104,6 +104,17 @@ export function enforceRateLimit(limiter: RateLimiter | undefined, req: Incoming
   throw new errors.TooManyRequestsError(`${where}: too many requests from this address; try again in ${r.retryAfterSeconds} s`);
 }
 
+/**
+ * Charges `key` (a token, a conversation — anything but the address) like {@link enforceRateLimit}:
+ * when its bucket is empty sets Retry-After and throws restify's 429 with `refusal` and the wait.
+ */
+export function enforceRateLimitOn(limiter: RateLimiter | undefined, key: string, res: ServerResponse, refusal: string): void {
+  const r = limiter?.take(key);
+  if (!r || r.ok) return;
+  res.setHeader('Retry-After', String(r.retryAfterSeconds));
+  throw new errors.TooManyRequestsError(`${refusal}; try again in ${r.retryAfterSeconds} s`);
+}
+
 /** Sizes of `LoginThrottle`'s limits (see its comment for why these). */
 export interface LoginThrottleOptions {
   /** Wrong passwords for one name from one address before that address must wait (default 5). */

@@ -35,11 +35,22 @@ const ROUTES: Record<string, Access> = {
   'GET /v3/directline/conversations/:conversationId/activities': 'directline',
   'POST /v3/directline/conversations/:conversationId/activities': 'directline',
   'POST /v3/directline/conversations/:conversationId/upload': 'directline',
+  'GET /v3/directline/conversations/:conversationId/attachments/:mediaId': 'directline', // the conversation's token, or a signed short-lived link
+  'GET /v3/directline/*': 'public', // unknown Direct Line paths: 404 NotFound only
+  'POST /v3/directline/*': 'public',
+  'PUT /v3/directline/*': 'public', // wrong methods: 405 MethodNotAllowed only
+  'PATCH /v3/directline/*': 'public',
+  'DELETE /v3/directline/*': 'public',
+  'HEAD /v3/directline/*': 'public',
+  'GET /metrics': 'public', // METRICS_TOKEN when set, else loopback only (tests/ops/metrics.test.ts)
+  'POST /api/agent/conversations/:id/attachments': 'agent-session',
+  'GET /api/agent/analytics': 'agent-session',
   'POST /api/agent/logout': 'agent-session',
   'GET /api/agent/me': 'agent-session',
   'GET /api/agent/agents': 'agent-session',
   'GET /api/agent/conversations': 'agent-session',
   'GET /api/agent/conversations/:id': 'agent-session',
+  'GET /api/agent/media/:id': 'agent-session',
   'POST /api/agent/conversations/:id/claim': 'agent-session',
   'POST /api/agent/conversations/:id/messages': 'agent-session',
   'POST /api/agent/conversations/:id/typing': 'agent-session',
@@ -124,7 +135,8 @@ describe('access audit', function () {
     });
 
     it('reaches only its own conversation on every conversation route', async () => {
-      const routes = routesOf('directline').filter((r) => r.includes(':conversationId'));
+      // The attachments route is covered by tests/media/webchat-upload.test.ts (another conversation's file is a 404).
+      const routes = routesOf('directline').filter((r) => r.includes(':conversationId') && !r.includes('/attachments/'));
       expect(routes).to.have.length(4);
       for (const route of routes) {
         const [method, path] = route.split(' ') as [string, string];

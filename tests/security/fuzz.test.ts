@@ -162,7 +162,7 @@ describe('hostile input: seeded fuzzing of every public route', function () {
   let session: string;
 
   before(async () => {
-    h = await startHarness();
+    h = await startHarness({ env: { DIRECTLINE_POSTS_PER_MINUTE: '0' } });
     const minted = h.webchat.generateToken({ id: 'fuzz-customer' });
     conversationId = minted.conversationId;
     dlToken = minted.token;
@@ -268,6 +268,7 @@ describe('hostile input: seeded fuzzing of every public route', function () {
     const r = rng(SEED);
     const cases = Array.from({ length: CASES }, () => generate(r));
     const problems: string[] = [];
+    const acceptedBodies: string[] = [];
     const tally = new Map<number, number>();
     let next = 0;
     const check = (c: Case, res: RawResponse) => {
@@ -278,13 +279,14 @@ describe('hostile input: seeded fuzzing of every public route', function () {
       if (Object.values(SECRETS).some((s) => res.text.includes(s))) return problems.push(`a secret in the body: ${where}`);
       if (res.status >= 200 && res.status < 300) {
         if (!c.allow2xx) problems.push(`undocumented 2xx: ${where}`);
+        if (c.path.startsWith('/webhooks/') && c.body) acceptedBodies.push(String(c.body));
         return;
       }
       if (res.status < 400) return problems.push(`unexpected status: ${where}`);
       if (!/application\/json/.test(String(res.headers['content-type']))) return problems.push(`not JSON: ${where} (${res.headers['content-type']})`);
       try {
         const body = JSON.parse(res.text);
-        if (typeof body?.message !== 'string') problems.push(`JSON error without a message: ${where}`);
+        if (typeof (body?.error?.message ?? body?.message) !== 'string') problems.push(`JSON error without a message: ${where}`);
       } catch {
         problems.push(`unparseable JSON: ${where}`);
       }
@@ -315,10 +317,14 @@ describe('hostile input: seeded fuzzing of every public route', function () {
     expect(problems.slice(0, 20), `${problems.length} problems`).to.deep.equal([]);
     expect(restifyLines.map((l) => l.slice(0, 300)), 'restify log lines on stdout').to.deep.equal([]);
 
-    // Still alive, and nothing from a rejected request was kept.
+    // Still alive, and nothing from a rejected request was kept: a conversation in the transcripts
+    // comes from a signed body that was answered 2xx (a mutation can still be a valid event, e.g. ids as JSON numbers).
     expect((await rawRequest(h.url, 'GET', '/healthz')).status).to.equal(200);
+    let acceptedEvents = 0;
     for (const channel of ['messenger', 'whatsapp']) {
-      expect((await h.app.transcripts.listTranscripts(channel)).items, `${channel} transcripts`).to.deep.equal([]);
+      const kept = (await h.app.transcripts.listTranscripts(channel)).items.map((t) => t.id);
+      acceptedEvents += kept.length;
+      expect(kept.filter((id) => !acceptedBodies.some((b) => b.includes(id))), `${channel} transcripts from rejected requests`).to.deep.equal([]);
     }
     expect((await h.app.transcripts.listTranscripts('webchat')).items.map((t) => t.id)).to.deep.equal([conversationId]);
     expect(h.graph.sent(), 'nothing was sent to customers').to.deep.equal([]);
@@ -326,11 +332,16 @@ describe('hostile input: seeded fuzzing of every public route', function () {
     const changed = changedFiles(before, after);
     // Signed events we cannot parse are kept as `unparsed` records (Meta's 200, so they are never lost); nothing else.
     const journals = changed.filter((f) => /^\/(messenger|whatsapp)\/journal\.jsonl$/.test(f));
-    expect(changed.filter((f) => !journals.includes(f)), 'files changed by rejected requests').to.deep.equal([]);
+    // A signed mutation that is still a valid event (checked above against the accepted bodies) runs a turn like any other.
+    const ofAcceptedTurns = (f: string) => acceptedEvents > 0 && /^\/(state|transcripts|handoff|analytics|questions)\//.test(f);
+    expect(changed.filter((f) => !journals.includes(f) && !ofAcceptedTurns(f)), 'files changed by rejected requests').to.deep.equal([]);
     for (const f of journals) {
       const added = (await readFile(join(h.dataDir, f))).subarray(before.get(f) ?? 0).toString('utf8').split('\n').filter(Boolean);
       const kinds = new Set(added.map((line) => (JSON.parse(line) as { t: string }).t));
-      expect([...kinds], `${f} records`).to.deep.equal(['unparsed']);
+      // Besides `unparsed`, only the inbox records of the accepted events' turns (stored, failed to send, done).
+      const allowed = acceptedEvents > 0 ? ['unparsed', 'in', 'fail', 'done', 'profile', 'window'] : ['unparsed'];
+      expect([...kinds].filter((k) => !allowed.includes(k)), `${f} records`).to.deep.equal([]);
+      expect(kinds.has('unparsed'), `${f}: the unparseable events were kept`).to.equal(true);
     }
   });
 

@@ -35,8 +35,8 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Starts the app; `clock` moves session and token expiry in the access tests. */
-export async function startHarness(options: { clock?: Clock } = {}): Promise<Harness> {
+/** Starts the app; `clock` moves session and token expiry in the access tests; `env` adds or overrides settings; `logLevel` of the captured log (default debug). */
+export async function startHarness(options: { clock?: Clock; env?: Record<string, string>; logLevel?: 'debug' | 'warn' } = {}): Promise<Harness> {
   const graph = new FakeGraph({ phoneNumberId: PHONE_ID });
   const graphUrl = await graph.start();
   const dataDir = await mkdtemp(join(tmpdir(), 'switchboard-security-'));
@@ -52,9 +52,10 @@ export async function startHarness(options: { clock?: Clock } = {}): Promise<Har
     WHATSAPP_ACCESS_TOKEN: SECRETS.waToken,
     WHATSAPP_PHONE_NUMBER_ID: PHONE_ID,
     DIRECTLINE_SECRET: SECRETS.directLine,
+    ...options.env,
   });
   const logs: string[] = [];
-  const app = await buildApp({ config, logger: createLogger('debug', 'switchboard', (l) => logs.push(l)), watchKnowledge: false, sleep: async () => {}, clock: options.clock });
+  const app = await buildApp({ config, logger: createLogger(options.logLevel ?? 'debug', 'switchboard', (l) => logs.push(l)), watchKnowledge: false, sleep: async () => {}, clock: options.clock });
   const url = await app.listen(0, '127.0.0.1');
   await app.accounts.add('ada', SECRETS.password, { displayName: 'Ada' });
   return {
@@ -70,6 +71,26 @@ export async function startHarness(options: { clock?: Clock } = {}): Promise<Har
       await rm(dataDir, { recursive: true, force: true, maxRetries: 5 });
     },
   };
+}
+
+/**
+ * Every route that reads a JSON body except the Meta webhooks, with the credentials it needs (a
+ * started web chat conversation, a signed-in agent), for the body-limit tests.
+ */
+export async function jsonBodyRoutes(h: Harness): Promise<[path: string, headers: Record<string, string>][]> {
+  const conversation = h.webchat.generateToken();
+  await rawRequest(h.url, 'POST', '/v3/directline/conversations', { authorization: `Bearer ${conversation.token}` });
+  const login = await rawRequest(h.url, 'POST', '/api/agent/login', { 'content-type': 'application/json' }, JSON.stringify({ username: 'ada', password: SECRETS.password }));
+  const session = JSON.parse(login.text).token as string;
+  return [
+    ['/v3/directline/tokens/generate', { authorization: `Bearer ${SECRETS.directLine}` }],
+    ['/v3/directline/conversations', { authorization: `Bearer ${conversation.token}` }],
+    [`/v3/directline/conversations/${conversation.conversationId}/activities`, { authorization: `Bearer ${conversation.token}` }],
+    ['/api/agent/login', {}],
+    ['/api/agent/conversations/x/messages', { authorization: `Bearer ${session}` }],
+    ['/api/agent/conversations/x/notes', { authorization: `Bearer ${session}` }],
+    ['/api/agent/conversations/x/transfer', { authorization: `Bearer ${session}` }],
+  ];
 }
 
 export interface RawResponse {
