@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BenchSection } from './types.js';
 
 /** In the order they run; each is bench/<name>.ts exporting run(). */
-export const BENCHMARKS = ['search', 'reload', 'storage', 'webchat', 'meta', 'handoff', 'faults', 'load', 'scale'] as const;
+export const BENCHMARKS = ['search', 'reload', 'storage', 'webchat', 'meta', 'meta-batch', 'handoff', 'stall', 'faults', 'load', 'scale', 'analytics', 'kb-diff'] as const;
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outFile = path.join(root, 'BENCHMARKS.md');

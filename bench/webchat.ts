@@ -108,7 +108,7 @@ async function saturate(conversations: Conversation[], ms: number) {
 export async function run(): Promise<BenchSection> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'bench-webchat-'));
   const server = createServer({ logger: silentLogger });
-  const adapter = new WebChatAdapter({ secret: SECRET, dataDir });
+  const adapter = new WebChatAdapter({ secret: SECRET, dataDir, activityRateLimit: false });
   adapter.mount(server, async (context) => {
     if (context.activity.type === ActivityTypes.Message) await context.sendActivity(`echo: ${context.activity.text}`);
   });

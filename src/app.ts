@@ -14,8 +14,11 @@ import { TurnSafeTranscriptLogger } from './storage/index.js';
 import { ensurePrivateDir, tightenPrivateModesOnce } from './storage/files.js';
 import { openBackend, type AppTranscriptStore, type Backend } from './backend.js';
 import { KnowledgeBase } from './knowledge/knowledge-base.js';
+import { QuestionRecorder } from './knowledge/questions-store.js';
+import { ReloadDiffs } from './knowledge/reload-diff.js';
 import { FaqBot } from './bot/faq-bot.js';
 import { InsightsStore } from './bot/insights.js';
+import { CsatSurvey } from './bot/csat.js';
 import { t } from './bot/strings.js';
 import { HandoffHub, type ChannelAdapter } from './handoff/hub.js';
 import { HandoffMiddleware } from './handoff/middleware.js';
@@ -24,7 +27,10 @@ import { warmUpSummary } from './handoff/summary.js';
 import type { AgentAccountStore } from './agent/accounts.js';
 import { mountAgentApi } from './agent/api.js';
 import { mountDemoPage } from './web/demo-page.js';
-import { WebChatAdapter, loadOrCreateDirectLineSecret } from '../adapters/webchat/index.js';
+import { AnalyticsRecorder, analyticsReporter } from './analytics/index.js';
+import { Metrics } from './ops/metrics.js';
+import { TurnEngineAdapter } from './engine/turn-engine.js';
+import { WebChatAdapter, activityRateLimitsFor, loadOrCreateDirectLineSecret } from '../adapters/webchat/index.js';
 import { MessengerAdapter } from '../adapters/messenger/index.js';
 import { WhatsAppAdapter } from '../adapters/whatsapp/index.js';
 import type { FetchLike, RetryOptions } from '../adapters/shared/graph-client.js';
@@ -74,6 +80,7 @@ export async function buildApp(options: AppOptions): Promise<App> {
   const knowledge = await KnowledgeBase.open(config.knowledgeDir, { clock, logger: logger.child('knowledge'), watch: options.watchKnowledge ?? true, snapshotDir: config.dataDir });
 
   const adapters: Record<string, ChannelAdapter & MountableAdapter> = {};
+  const metrics = new Metrics({ logger: logger.child('metrics') }); // GET /metrics; this app's own registry
   // A message is finished only once its turn's transcript is on disk (else it runs again after a restart).
   const settle = (a: Partial<Activity>) => transcripts.whenWritten(a.channelId ?? '', a.conversation?.id ?? '');
   // Every instance must sign and verify with the same secret: a configured one (checked), or one generated
@@ -87,10 +94,14 @@ export async function buildApp(options: AppOptions): Promise<App> {
     inbox: backend.journal('webchat'),
     bus,
     publicUrl: config.publicUrl,
+    activityRateLimit: activityRateLimitsFor(config.directLinePostsPerMinute),
+    media: backend.media,
     clock,
     logger: logger.child('webchat'),
     settle,
     leaseTtlMs: config.turnLeaseMs,
+    maxConcurrentTurns: config.maxConcurrentTurns,
+    metrics,
   });
   adapters[webchat.channelId] = webchat;
   const meta = {
@@ -102,7 +113,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
     retry: options.retry,
     settle,
     leaseTtlMs: config.turnLeaseMs,
+    maxConcurrentTurns: config.maxConcurrentTurns,
+    metrics,
     unsupportedText: t('en', 'unsupportedMessage'),
+    media: backend.media,
+    mediaText: { kept: t('en', 'mediaKept'), notKept: t('en', 'mediaNotKept') },
   };
   if (config.messenger) {
     const messenger = new MessengerAdapter({ ...meta, messenger: config.messenger, journal: backend.journal('messenger'), logger: logger.child('messenger') });
@@ -115,7 +130,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
 
   const businessHours = new BusinessHours(config.businessHours, config.businessTimeZone);
   warmUpSummary(); // the recognizers' models, built now rather than in the first customer's handoff (~0.6 s)
+  const analytics = new AnalyticsRecorder(backend.analytics, { clock, logger: logger.child('analytics') });
   const hub = new HandoffHub({
+    observe: (change, record) => {
+      analytics.hubChange(change, record);
+      metrics.hubChange(change, record);
+    },
     store: backend.queue,
     bus,
     transcripts,
@@ -127,16 +147,29 @@ export async function buildApp(options: AppOptions): Promise<App> {
   });
 
   const insights = new InsightsStore(storage, { clock, logger: logger.child('insights') });
+  // The survey keeps its state next to the bot's, in the same ConversationState, saved by the bot's turn.
+  const conversationState = new ConversationState(storage);
+  const csat = new CsatSurvey({ store: backend.csat, conversationState, knowledge, clock, logger: logger.child('csat'), replyWindow: (r) => hub.replyWindow(r) });
+  hub.onResolved((record, continueWith) => csat.afterResolve(record, continueWith));
+  // Customers' questions, saved for `kb diff` and replayed after each reload ("this edit changed N answers").
+  const questions = new QuestionRecorder(backend.questions, { logger: logger.child('questions') });
+  const knowledgeChanges = new ReloadDiffs(knowledge, backend.questions, { logger: logger.child('knowledge') });
   const bot = new FaqBot({
     knowledge,
-    conversationState: new ConversationState(storage),
+    conversationState,
     userState: new UserState(storage),
     insights,
+    csat,
+    analytics,
+    metrics,
+    questions,
     clock,
     logger: logger.child('bot'),
   });
 
-  const server = createServer({ logger, trustProxy: config.trustProxy, health: [knowledge.healthCheck(), ...backend.health] });
+  metrics.channels(Object.keys(adapters));
+  metrics.watchQueue(backend.queue, Object.keys(adapters));
+  const server = createServer({ logger, trustProxy: config.trustProxy, connections: config.connections, health: [knowledge.healthCheck(), ...backend.health], metrics: { metrics, token: config.metricsToken } });
   const requests = trackRequests(server.server);
   const logic = (context: TurnContext) => bot.run(context);
   const handoff = new HandoffMiddleware(hub);
@@ -146,10 +179,11 @@ export async function buildApp(options: AppOptions): Promise<App> {
     adapter.use(handoff);
     adapter.onTurnError = turnErrorHandler(adapter, logger);
     adapter.mount(server, logic);
+    if (adapter instanceof TurnEngineAdapter) metrics.watchBacklog(adapter.channelId, () => adapter.backlog);
   }
   mountDemoPage(server, { tokens: webchat, peopleHours: businessHours.describe(), logger: logger.child('web') });
   const { accounts, sessions } = backend.agents;
-  const agentApi = mountAgentApi(server, { hub, accounts, sessions, knowledge, insights, clock, logger: logger.child('agent') });
+  const agentApi = mountAgentApi(server, { hub, accounts, sessions, knowledge, insights, csat: backend.csat, media: backend.media, knowledgeChanges, clock, logger: logger.child('agent'), analytics: analyticsReporter(analytics, { csat: backend.csat, insights, knowledge, clock }) });
 
   let closed = false;
   return {
@@ -182,8 +216,12 @@ export async function buildApp(options: AppOptions): Promise<App> {
       server.server.closeAllConnections();
       await stopped;
       await hub.close();
+      await analytics.flush();
+      await backend.analytics.close();
       await backend.agents.sessions.close?.();
       await knowledge.close();
+      knowledgeChanges.close();
+      await questions.flush();
       await backend.close();
     },
   };

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
+import path from 'node:path';
 import type { Activity, Storage, TranscriptInfo, TranscriptStore } from 'botbuilder';
 import type { Config } from './config.js';
 import type { Clock } from './clock.js';
@@ -28,6 +29,14 @@ import { FileQueueStore } from './handoff/file-queue-store.js';
 import { PgQueueStore } from './handoff/pg-queue-store.js';
 import type { QueueStore } from './handoff/queue-store.js';
 import { openAgentDirectory, type AgentDirectory } from './agent/directory.js';
+import { FileAnalyticsStore } from './analytics/file-store.js';
+import { PgAnalyticsStore } from './analytics/pg-store.js';
+import type { AnalyticsStore } from './analytics/facts.js';
+import { FileCsatStore, type CsatStore } from './bot/csat-store.js';
+import { PgCsatStore } from './storage/postgres/csat-store.js';
+import { FileMediaStore, PgMediaStore, type MediaStore } from './media/index.js';
+import { FileQuestionsStore, type QuestionsStore } from './knowledge/questions-store.js';
+import { PgQuestionsStore } from './storage/postgres/questions-store.js';
 
 /** A transcript store as the server uses it: botbuilder's, plus the customer index and `whenWritten`. */
 export type AppTranscriptStore = TranscriptStore & {
@@ -50,6 +59,14 @@ export interface Backend {
   queue: QueueStore;
   bus: EventBus;
   agents: AgentDirectory;
+  /** Customer satisfaction after each resolution (DATA_DIR/csat, or the `csat` table). */
+  csat: CsatStore;
+  /** Files customers and agents exchange (DATA_DIR/media, or the `media` table). */
+  media: MediaStore;
+  /** Analytics facts and their per-day aggregates (DATA_DIR/analytics, or the `analytics_*` tables). */
+  analytics: AnalyticsStore;
+  /** Customer questions with the decision they got, for `kb diff` (DATA_DIR/questions, or the `kb_questions` table). */
+  questions: QuestionsStore;
   /** A channel's inbox and delivery log on PostgreSQL; undefined on files (the adapter's own file journal). */
   journal(channelId: string): ChannelJournal | undefined;
   /** Web chat conversations on PostgreSQL; undefined on files. */
@@ -71,6 +88,10 @@ export async function openBackend(config: Config, options: { clock: Clock; logge
   if (!config.databaseUrl) {
     const storage = new LowdbStorage({ dir: config.dataDir });
     await storage.removeStaleTempFiles();
+    const csat = await FileCsatStore.open(config.dataDir);
+    const questions = await FileQuestionsStore.open(config.dataDir);
+    const media = new FileMediaStore({ dir: path.join(config.dataDir, 'media') });
+    await media.removeStaleTempFiles();
     return {
       kind: 'files',
       instanceId,
@@ -79,9 +100,16 @@ export async function openBackend(config: Config, options: { clock: Clock; logge
       queue: await FileQueueStore.open(config.dataDir),
       bus: new LocalEventBus((topic, err) => logger.warn('event handler failed', { topic, error: (err as Error).message })),
       agents: await openAgentDirectory({ dataDir: config.dataDir, clock }),
+      analytics: await FileAnalyticsStore.open(config.dataDir, { logger: logger.child('analytics'), now: clock.now() }),
+      media,
+      csat,
+      questions,
       journal: () => undefined,
       health: [storageHealthCheck(config.dataDir)],
-      close: async () => undefined,
+      close: async () => {
+        await csat.close();
+        await questions.close();
+      },
     };
   }
 
@@ -107,6 +135,10 @@ export async function openBackend(config: Config, options: { clock: Clock; logge
       queue: new PgQueueStore(db),
       bus,
       agents: await openAgentDirectory({ dataDir: config.dataDir, db, clock }),
+      media: new PgMediaStore(db),
+      analytics: new PgAnalyticsStore(db),
+      csat: new PgCsatStore(db),
+      questions: new PgQuestionsStore(db),
       journal,
       webchatStore: new PgConversationStore(db),
       sharedDirectLineSecret: () => sharedSetting(db, 'directline.secret', () => randomBytes(32).toString('base64url')),

@@ -20,6 +20,9 @@ const optionalSecret = z
 
 const logLevels = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
+/** The shortest METRICS_TOKEN accepted: a bearer token on the network must not be guessable. */
+export const MIN_METRICS_TOKEN_LENGTH = 16;
+
 export const configSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3978),
   HOST: z.string().default('0.0.0.0'),
@@ -38,14 +41,30 @@ export const configSchema = z.object({
   WHATSAPP_TEMPLATE_NAME: optionalSecret,
   WHATSAPP_TEMPLATE_LANGUAGE: z.string().default('en'),
   DIRECTLINE_SECRET: optionalSecret,
+  /** Activity POSTs and uploads one web chat token may send per minute (twice that per conversation); 0: no limit. */
+  DIRECTLINE_POSTS_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(60),
   /** `postgres://…`: keep every piece of state in PostgreSQL (several instances); unset: files in DATA_DIR. */
   DATABASE_URL: optionalSecret.refine((v) => v === undefined || /^postgres(ql)?:\/\//.test(v), 'must start with postgres:// or postgresql://'),
   /** How many reverse-proxy hops' X-Forwarded-For/-Proto/-Host to believe (0: none). */
   TRUST_PROXY: z.coerce.number().int().min(0).max(10).default(0),
   /** How long an instance holds a conversation's turns before another may take them over (it renews while it runs). */
   TURN_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /** Turns one process runs at once, all channels' conversations together (the rest wait their turn). */
+  MAX_CONCURRENT_TURNS: z.coerce.number().int().min(1).max(10_000).default(32),
+  /** Seconds a client has to send a request's headers (and a silent socket before it is closed). */
+  HTTP_HEADERS_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(600).default(10),
+  /** Seconds a client has to send a whole request, body included. */
+  HTTP_REQUEST_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** Seconds an idle keep-alive connection stays open (behind a load balancer: above its idle timeout). */
+  HTTP_KEEP_ALIVE_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
+  /** Sockets one peer address may hold open (0: no cap); unset: 128, or no cap behind a proxy (TRUST_PROXY > 0). */
+  MAX_CONNECTIONS_PER_ADDRESS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(0).max(1_000_000).optional()),
+  /** Sockets the process holds open in all (0: no cap); keep it under `ulimit -n`. */
+  MAX_CONNECTIONS: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
   /** The address customers reach, e.g. https://chat.example.com (Direct Line stream URLs derive from it). */
   PUBLIC_URL: optionalSecret.refine((v) => v === undefined || /^https?:\/\/[^/]+/.test(v), 'must be an http(s) origin such as https://chat.example.com'),
+  /** Bearer token `GET /metrics` requires; unset: only requests from this machine are answered. */
+  METRICS_TOKEN: optionalSecret.refine((v) => v === undefined || (v.length >= MIN_METRICS_TOKEN_LENGTH && /^[\x21-\x7e]+$/.test(v)), `must be at least ${MIN_METRICS_TOKEN_LENGTH} printable characters without spaces`),
   /** IANA time zone and hours in which agents answer, e.g. "Mon-Fri 09:00-18:00". */
   BUSINESS_TIMEZONE: z.string().default('UTC'),
   BUSINESS_HOURS: z.string().default('Mon-Fri 09:00-18:00'),
@@ -81,14 +100,28 @@ export interface Config {
   messenger?: MessengerConfig;
   whatsapp?: WhatsAppConfig;
   directLineSecret?: string;
+  /** Direct Line activity POSTs per token per minute (`activityRateLimitsFor`); 0: unlimited. */
+  directLinePostsPerMinute: number;
   /** PostgreSQL connection string; undefined: the file backend in `dataDir`. */
   databaseUrl?: string;
   /** Reverse-proxy hops whose forwarding headers are believed. */
   trustProxy: number;
   /** A conversation's lease, in ms: how soon the other instances run the turns of one that died. */
   turnLeaseMs: number;
+  /** Turns this process runs at once (`TurnEngineOptions.maxConcurrentTurns`). */
+  maxConcurrentTurns: number;
+  /** HTTP timeouts and connection caps (`ServerOptions.connections`); an unset per-address cap follows `trustProxy`. */
+  connections: {
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnectionsPerAddress?: number;
+    maxConnections: number;
+  };
   /** Public origin without a trailing slash, e.g. `https://chat.example.com`. */
   publicUrl?: string;
+  /** Bearer token of `GET /metrics`; undefined: loopback requests only. */
+  metricsToken?: string;
   businessTimeZone: string;
   businessHours: string;
 }
@@ -127,6 +160,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   } catch {
     throw new ConfigError(`BUSINESS_TIMEZONE: unknown time zone ${JSON.stringify(raw.BUSINESS_TIMEZONE)} (use an IANA name such as Europe/Berlin)`);
   }
+  if (raw.HTTP_REQUEST_TIMEOUT_SECONDS < raw.HTTP_HEADERS_TIMEOUT_SECONDS) {
+    throw new ConfigError(`HTTP_REQUEST_TIMEOUT_SECONDS (${raw.HTTP_REQUEST_TIMEOUT_SECONDS}) must be at least HTTP_HEADERS_TIMEOUT_SECONDS (${raw.HTTP_HEADERS_TIMEOUT_SECONDS}): the headers are part of the request (see .env.example)`);
+  }
   return {
     port: raw.PORT,
     host: raw.HOST,
@@ -148,10 +184,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       templateLanguage: raw.WHATSAPP_TEMPLATE_LANGUAGE,
     },
     directLineSecret: raw.DIRECTLINE_SECRET,
+    directLinePostsPerMinute: raw.DIRECTLINE_POSTS_PER_MINUTE,
     databaseUrl: raw.DATABASE_URL,
     trustProxy: raw.TRUST_PROXY,
     turnLeaseMs: raw.TURN_LEASE_SECONDS * 1000,
+    maxConcurrentTurns: raw.MAX_CONCURRENT_TURNS,
+    connections: {
+      headersTimeoutMs: raw.HTTP_HEADERS_TIMEOUT_SECONDS * 1000,
+      requestTimeoutMs: raw.HTTP_REQUEST_TIMEOUT_SECONDS * 1000,
+      keepAliveTimeoutMs: raw.HTTP_KEEP_ALIVE_SECONDS * 1000,
+      maxConnectionsPerAddress: raw.MAX_CONNECTIONS_PER_ADDRESS,
+      maxConnections: raw.MAX_CONNECTIONS,
+    },
     publicUrl: raw.PUBLIC_URL?.replace(/\/+$/, ''),
+    metricsToken: raw.METRICS_TOKEN,
     businessTimeZone: raw.BUSINESS_TIMEZONE,
     businessHours: raw.BUSINESS_HOURS,
   };

@@ -7,6 +7,8 @@ import type { Logger } from './log.js';
 import { applySecurityHeaders } from './security/headers.js';
 import { restifyLog } from './security/restify-log.js';
 import { resolveForwarded } from './security/proxy.js';
+import { limitConnections, resolveConnectionLimits, type ConnectionLimits } from './security/connections.js';
+import { metricsHandler, type MetricsRouteOptions } from './ops/metrics.js';
 
 /**
  * What one check found: `ok: false` takes the server out of rotation (storage or database down);
@@ -34,6 +36,10 @@ export interface ServerOptions {
   maxBodyBytes?: number;
   /** Reverse-proxy hops whose X-Forwarded-For/-Proto/-Host are believed (Config.trustProxy; default 0). */
   trustProxy?: number;
+  /** Timeouts and connection caps against slow clients (Config.connections; default `DEFAULT_CONNECTION_LIMITS`). */
+  connections?: Partial<ConnectionLimits>;
+  /** Serves `GET /metrics` (Prometheus text format) behind its token or the loopback rule; none: no route. */
+  metrics?: Omit<MetricsRouteOptions, 'trustProxy'>;
 }
 
 /**
@@ -51,6 +57,7 @@ export function createServer(options: ServerOptions): restify.Server {
   const server = restify.createServer({ name: 'switchboard', handleUncaughtExceptions: false, log: restifyLog(options.logger) as never });
   const health = options.health ?? [];
   const trustProxy = options.trustProxy ?? 0;
+  limitConnections(server.server, resolveConnectionLimits(options.connections, trustProxy), options.logger);
   server.pre((req, res, next) => {
     resolveForwarded(req, trustProxy); // the client's address, protocol and host, for rate limits and stream URLs
     applySecurityHeaders(req, res); // nosniff, Referrer-Policy, no-store on APIs, framing rules (src/security/headers.ts)
@@ -76,6 +83,7 @@ export function createServer(options: ServerOptions): restify.Server {
     const status: HealthStatus = !ok ? 'failing' : degraded ? 'degraded' : 'ok';
     res.json(ok ? 200 : 503, { status, ok, checks });
   });
+  if (options.metrics) server.get('/metrics', metricsHandler({ ...options.metrics, trustProxy }));
 
   server.on('restifyError', (req, res, err, cb) => {
     // restify answers with {code, message}; keep stack traces out of responses and log only the summary.

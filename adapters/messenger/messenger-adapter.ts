@@ -11,7 +11,8 @@ import type { MessengerConfig } from '../../src/config.js';
 import type { GraphApiError } from '../shared/errors.js';
 import { MetaChannelAdapter, type MetaAdapterOptions, type ParsedWebhook, type WindowMode } from '../shared/meta-adapter.js';
 import { parseMessengerWebhook } from './inbound.js';
-import { MESSENGER_HUMAN_AGENT_TAG, renderMessenger } from './outbound.js';
+import { messengerFiles, sendMessengerFile } from './media-out.js';
+import { MESSENGER_HUMAN_AGENT_TAG, USER_REF_PREFIX, messengerRecipient, renderMessenger } from './outbound.js';
 
 /** Standard messaging window. */
 export const MESSENGER_STANDARD_WINDOW_MS = 24 * 3600 * 1000;
@@ -68,7 +69,8 @@ export class MessengerAdapter extends MetaChannelAdapter {
 
   protected override async enrich(activity: Partial<Activity>): Promise<void> {
     const psid = activity.from?.id;
-    if (!psid) return;
+    // A Customer Chat Plugin guest (user_ref) has no profile to look up.
+    if (!psid || psid.startsWith(USER_REF_PREFIX)) return;
     const name = await this.profileName(psid);
     if (name) {
       activity.from = { ...activity.from!, name };
@@ -121,22 +123,27 @@ export class MessengerAdapter extends MetaChannelAdapter {
   protected async acknowledge(conversationId: string): Promise<void> {
     // sender_action goes in a request of its own. https://developers.facebook.com/docs/messenger-platform/send-messages/sender-actions
     // typing_on follows only when the bot sends a `typing` activity (botbuilder's ShowTypingMiddleware).
-    await this.graph.post('/me/messages', { recipient: { id: conversationId }, sender_action: 'mark_seen' }, { maxAttempts: 1 });
+    await this.graph.post('/me/messages', { recipient: messengerRecipient(conversationId), sender_action: 'mark_seen' }, { maxAttempts: 1 });
   }
 
   protected async sendTyping(conversationId: string): Promise<void> {
     if ((await this.windowMode(conversationId, {})).mode !== 'standard') return;
-    await this.graph.post('/me/messages', { recipient: { id: conversationId }, sender_action: 'typing_on' }, { maxAttempts: 1 });
+    await this.graph.post('/me/messages', { recipient: messengerRecipient(conversationId), sender_action: 'typing_on' }, { maxAttempts: 1 });
   }
 
   protected async postMessage(conversationId: string, activity: Partial<Activity>, mode: WindowMode): Promise<string[]> {
     const ids: string[] = [];
+    const files = await messengerFiles(this.base.media, activity); // all checked before anything is sent
+    const envelope =
+      mode === 'human_agent'
+        ? { recipient: messengerRecipient(conversationId), messaging_type: 'MESSAGE_TAG', tag: MESSENGER_HUMAN_AGENT_TAG }
+        : { recipient: messengerRecipient(conversationId), messaging_type: 'RESPONSE' };
+    for (const file of files) {
+      const id = await sendMessengerFile(this.graph, envelope, file);
+      if (id) ids.push(id);
+    }
     for (const message of renderMessenger(activity)) {
-      const body =
-        mode === 'human_agent'
-          ? { recipient: { id: conversationId }, messaging_type: 'MESSAGE_TAG', tag: MESSENGER_HUMAN_AGENT_TAG, message }
-          : { recipient: { id: conversationId }, messaging_type: 'RESPONSE', message };
-      const res = await this.graph.post<{ recipient_id?: string; message_id?: string }>('/me/messages', body);
+      const res = await this.graph.post<{ recipient_id?: string; message_id?: string }>('/me/messages', { ...envelope, message });
       if (res.message_id) ids.push(res.message_id);
     }
     return ids;

@@ -4,6 +4,8 @@
  */
 import type { Activity, CardAction } from 'botbuilder';
 import { markdownToPlatformText, splitText, truncate } from '../shared/text.js';
+import { markChoicePayload } from '../shared/choice-payload.js';
+import { mediaIdOf } from '../../src/media/outbound.js';
 
 /** Text messages must be UTF-8 and under 2,000 characters. https://developers.facebook.com/docs/messenger-platform/reference/send-api/#message */
 export const MESSENGER_TEXT_LIMIT = 2000;
@@ -17,6 +19,18 @@ export const MESSENGER_PAYLOAD_LIMIT = 1000;
 export const MESSENGER_HUMAN_AGENT_TAG = 'HUMAN_AGENT';
 /** Quick replies need non-empty text; used when the bot sends only suggestions. */
 export const MESSENGER_CHOICE_PROMPT = 'Please choose:';
+
+/**
+ * How a Customer Chat Plugin guest's conversation id starts (`user_ref:<ref>`): such a sender has a
+ * `user_ref` instead of a PSID, and is answered at `recipient: {user_ref}`.
+ * @see https://developers.facebook.com/docs/messenger-platform/send-api-reference
+ */
+export const USER_REF_PREFIX = 'user_ref:';
+
+/** The Send API `recipient` for a conversation id: `{id: PSID}`, or `{user_ref}` for a plugin guest. */
+export function messengerRecipient(conversationId: string): { id: string } | { user_ref: string } {
+  return conversationId.startsWith(USER_REF_PREFIX) ? { user_ref: conversationId.slice(USER_REF_PREFIX.length) } : { id: conversationId };
+}
 
 /** The `message` object of a Send API request. */
 export type MessengerMessage =
@@ -62,7 +76,8 @@ export function renderMessenger(activity: Partial<Activity>): MessengerMessage[]
   const out: MessengerMessage[] = [];
   for (const a of activity.attachments ?? []) {
     const kind = a.contentType?.split('/')[0];
-    if (a.contentUrl && (kind === 'image' || kind === 'video' || kind === 'audio')) out.push({ attachment: { type: kind, payload: { url: a.contentUrl, is_reusable: true } } });
+    // Stored files (an agent's attachments) are uploaded by the adapter as multipart `filedata`.
+    if (a.contentUrl && (kind === 'image' || kind === 'video' || kind === 'audio') && !mediaIdOf(a)) out.push({ attachment: { type: kind, payload: { url: a.contentUrl, is_reusable: true } } });
   }
   const text = markdownToPlatformText(markdownOf(activity), 'plain');
   const chunks = splitText(text, MESSENGER_TEXT_LIMIT);
@@ -74,7 +89,7 @@ export function renderMessenger(activity: Partial<Activity>): MessengerMessage[]
       msg.quick_replies = choices.map((c) => ({
         content_type: 'text',
         title: truncate(c.title, MESSENGER_QUICK_REPLY_TITLE_LIMIT),
-        payload: c.value.slice(0, MESSENGER_PAYLOAD_LIMIT),
+        payload: markChoicePayload(c.value, MESSENGER_PAYLOAD_LIMIT),
       }));
     out.push(msg);
   });

@@ -9,9 +9,10 @@
 import type { Logger } from '../../src/log.js';
 import { silentLogger } from '../../src/log.js';
 import { GraphApiError, GraphUnavailableError } from './errors.js';
+import type { GraphErrorClass, GraphMetrics } from '../../src/ops/metrics.js';
 
 /** What the client needs from `fetch`; Node's global `fetch` fits, tests may pass their own. */
-export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }) => Promise<{
+export type FetchLike = (url: string, init: { method: string; headers: Record<string, string>; body?: string | FormData; signal?: AbortSignal }) => Promise<{
   status: number;
   headers: { get(name: string): string | null };
   text(): Promise<string>;
@@ -50,6 +51,8 @@ export interface GraphClientOptions extends RetryOptions {
   /** Injectable jitter source in [0, 1); default Math.random. */
   random?: () => number;
   logger?: Logger;
+  /** Counts attempts, failures by class and retries under `name` (`Metrics`); none: not counted. */
+  metrics?: GraphMetrics;
 }
 
 /** Graph error codes that mean "slow down" even when the HTTP status is 400. */
@@ -85,6 +88,14 @@ export class GraphClient {
     return this.request<T>('POST', path, body, opts);
   }
 
+  /**
+   * POST a `multipart/form-data` body (a media upload); `form` is called for every attempt, so each
+   * retry sends a complete form.
+   */
+  postForm<T = any>(path: string, form: () => FormData, opts: { maxAttempts?: number } = {}): Promise<T> {
+    return this.request<T>('POST', path, form, opts);
+  }
+
   /** GET `path` with query parameters (e.g. a user profile). */
   get<T = any>(path: string, query: Record<string, string> = {}, opts: { maxAttempts?: number } = {}): Promise<T> {
     const qs = new URLSearchParams(query).toString();
@@ -110,32 +121,40 @@ export class GraphClient {
     let url = this.options.baseUrl + path;
     if (this.options.auth === 'bearer') headers.authorization = `Bearer ${this.options.accessToken}`;
     else url += (url.includes('?') ? '&' : '?') + 'access_token=' + encodeURIComponent(this.options.accessToken);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    if (payload !== undefined) headers['content-type'] = 'application/json';
+    const form = typeof body === 'function' ? (body as () => FormData) : undefined;
+    const payload = body === undefined || form ? undefined : JSON.stringify(body);
+    if (payload !== undefined) headers['content-type'] = 'application/json'; // fetch sets a form's own boundary
 
     let lastError: unknown;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       let retryAfter: string | null = null;
       let status = 0;
       let text = '';
+      this.options.metrics?.graphRequest(this.options.name);
       try {
-        const res = await this.fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(this.retry.timeoutMs) });
+        const res = await this.fetch(url, { method, headers, body: form ? form() : payload, signal: AbortSignal.timeout(this.retry.timeoutMs) });
         status = res.status;
         text = await res.text();
         retryAfter = res.headers.get('retry-after');
       } catch (err) {
         lastError = err; // network error or timeout: worth another try
+        this.options.metrics?.graphError(this.options.name, 'network');
         this.logger.warn('graph call failed, will retry', { where, error: (err as Error).message, attempt: attempt + 1 });
       }
       if (status >= 200 && status < 300) return (text ? JSON.parse(text) : {}) as T;
       if (status !== 0) {
         const err = toGraphError(where, status, text);
-        const retryable = status === 429 || status >= 500 || (err.code !== undefined && THROTTLING_CODES.has(err.code));
+        const throttled = status === 429 || (err.code !== undefined && THROTTLING_CODES.has(err.code));
+        const retryable = throttled || status >= 500;
+        this.options.metrics?.graphError(this.options.name, (throttled ? 'throttled' : status >= 500 ? '5xx' : '4xx') satisfies GraphErrorClass);
         if (!retryable) throw err;
         lastError = err;
         this.logger.warn('graph call will be retried', { where, status, code: err.code, attempt: attempt + 1 });
       }
-      if (attempt + 1 < maxAttempts) await this.sleep(this.backoffMs(attempt, retryAfter));
+      if (attempt + 1 < maxAttempts) {
+        this.options.metrics?.graphRetry(this.options.name);
+        await this.sleep(this.backoffMs(attempt, retryAfter));
+      }
     }
     if (lastError instanceof GraphApiError) throw lastError;
     throw new GraphUnavailableError(where, maxAttempts, lastError);

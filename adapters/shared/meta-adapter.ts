@@ -26,6 +26,9 @@ import { GraphClient, type FetchLike, type RetryOptions } from './graph-client.j
 import { GraphApiError, GraphUnavailableError, ReplyWindowClosedError } from './errors.js';
 import { StoreUnavailableError } from '../../src/engine/errors.js';
 import { verifyHandshake, verifySignature } from './verify.js';
+import { MAX_JSON_DEPTH, jsonTooDeep } from '../../src/security/json-depth.js';
+import type { MediaStore } from '../../src/media/store.js';
+import { MediaFetcher, hasCustomerMedia, hasUnavailableMedia, type MediaLocation, type PendingMedia } from './media.js';
 
 export type { SendFailure, MessageStatus } from '../../src/engine/inbox.js';
 
@@ -47,10 +50,18 @@ export interface MetaAdapterOptions extends TurnEngineOptions {
    * itself (through the middleware, so the transcript keeps both); the bot never sees such messages.
    */
   unsupportedText?: string;
+  /**
+   * What the bot tells a customer who sent a file, a sticker or a location while it owns the
+   * conversation: `kept` when it is stored for a person to see, `notKept` when it could not be fetched
+   * (the server passes the bot's `mediaKept` / `mediaNotKept`). Default: `unsupportedText`.
+   */
+  mediaText?: { kept: string; notKept: string };
   /** Mark inbound messages as read / show typing where the platform has it (default true). */
   markAsRead?: boolean;
   /** Largest webhook body accepted (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Where files are kept (`backend.media`): customers' media in, agents' attachments out. */
+  media?: MediaStore;
 }
 
 /** Default reply to media, locations and stickers. */
@@ -62,8 +73,21 @@ export interface InboundMessage {
   id: string;
   conversationId: string;
   activity: Partial<Activity>;
-  /** Media, location, sticker, ...: kept in the transcript, answered with `unsupportedText`. */
+  /** Media, location, sticker, ...: kept in the transcript, answered with `mediaText` (files, locations) or `unsupportedText`. */
   unsupported: boolean;
+  /**
+   * Whether it opens the reply window (default true). False for a reaction, an edit or a delete
+   * (`messageReaction` / `messageUpdate` / `messageDelete` activities): recorded, never answered.
+   */
+  opensWindow?: boolean;
+}
+
+/** One event of a POST that did not parse: kept in the journal on its own, the rest of the POST still runs. */
+export interface UnparsedEvent {
+  /** Where it was in the body, e.g. `entry[0].messaging[2]`. */
+  where: string;
+  reason: string;
+  event: unknown;
 }
 
 /** A status change of an outbound message, from echoes, deliveries, reads or WhatsApp `statuses`. */
@@ -75,8 +99,12 @@ export type StatusUpdate =
 export interface ParsedWebhook {
   messages: InboundMessage[];
   statuses: StatusUpdate[];
-  /** Events deliberately not handled (standby, reactions, ...), for the debug log. */
+  /** Events consumed silently on purpose (standby, thread control, opt-ins, ...), for the debug log. */
   ignored: string[];
+  /** Events that did not parse. */
+  unparsed: UnparsedEvent[];
+  /** Events an operator must hear of (a policy enforcement on the Page), for the warning log. */
+  warnings: string[];
 }
 
 /** How a message may go out given the conversation's reply window. */
@@ -99,6 +127,9 @@ export function isUnsupportedActivity(activity: Partial<Activity>): boolean {
 }
 
 
+/** Entries of one webhook body parsed between two turns of the event loop (see `parseInSlices`). */
+const PARSE_SLICE_ENTRIES = 100;
+
 /** A Meta channel's journal: the one passed in, or the file under `dataDir/<channel>`. */
 function journalOf(options: MetaAdapterOptions, channelId: string): ChannelJournal {
   if (options.journal) return options.journal;
@@ -115,6 +146,9 @@ export abstract class MetaChannelAdapter extends TurnEngineAdapter {
   /** Fired with `sendFailed` (a SendFailure) and `status` (a StatusEvent). */
   readonly events = new EventEmitter();
   protected readonly unsupportedText: string;
+  private readonly mediaText: { kept: string; notKept: string };
+  /** Fetches customers' files during their turn (`prepare`), into `options.media`. */
+  private readonly mediaFetcher: MediaFetcher;
   protected readonly markAsRead: boolean;
   protected graph!: GraphClient;
   /** The channel's inbox and delivery log (the engine's `inbox`). */
@@ -132,6 +166,8 @@ export abstract class MetaChannelAdapter extends TurnEngineAdapter {
     super(journal, base);
     this.journal = journal;
     this.unsupportedText = base.unsupportedText ?? DEFAULT_UNSUPPORTED_TEXT;
+    this.mediaText = base.mediaText ?? { kept: this.unsupportedText, notKept: this.unsupportedText };
+    this.mediaFetcher = new MediaFetcher({ store: base.media, channelId, locate: (p) => this.locateMedia(p), logger: this.logger, sleep: this.sleep });
     this.markAsRead = base.markAsRead ?? true;
     this.maxBodyBytes = base.maxBodyBytes ?? 1024 * 1024;
   }
@@ -147,6 +183,7 @@ export abstract class MetaChannelAdapter extends TurnEngineAdapter {
       sleep: this.sleep,
       random: this.base.random,
       logger: this.logger,
+      metrics: this.base.metrics,
       ...this.base.retry,
     });
   }
@@ -204,6 +241,7 @@ export abstract class MetaChannelAdapter extends TurnEngineAdapter {
     } catch (err) {
       return this.unavailable(err);
     }
+    if (jsonTooDeep(raw.toString('utf8'))) return this.keepTooDeep(raw);
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
@@ -212,7 +250,7 @@ export abstract class MetaChannelAdapter extends TurnEngineAdapter {
     }
     let parsed: ParsedWebhook;
     try {
-      parsed = this.parseWebhook(body);
+      parsed = await this.parseInSlices(body);
     } catch (err) {
       // Signed by Meta but not in a shape we know: keep it (never lost) and answer 200 so Meta does not disable the webhook.
       this.logger.error('webhook body not understood; kept in the journal', { channel: this.channelId, error: (err as Error).message });
@@ -224,6 +262,16 @@ export abstract class MetaChannelAdapter extends TurnEngineAdapter {
       return { status: 200 };
     }
     if (parsed.ignored.length) this.logger.debug('webhook events ignored', { channel: this.channelId, ignored: parsed.ignored });
+    for (const warning of parsed.warnings) this.logger.warn('webhook event for the operator', { channel: this.channelId, event: warning });
+    for (const u of parsed.unparsed) {
+      // One event Meta sent in a shape we do not know: kept on its own; the other events of the POST still run.
+      this.logger.error('webhook event not understood; kept in the journal', { channel: this.channelId, where: u.where, error: u.reason });
+      try {
+        await this.journal.recordUnparsed(JSON.stringify(u.event) ?? 'undefined', `${u.where}: ${u.reason}`);
+      } catch (e) {
+        return this.unavailable(e);
+      }
+    }
     const now = this.clock.now().getTime();
     try {
       await this.accept(
@@ -232,13 +280,52 @@ export abstract class MetaChannelAdapter extends TurnEngineAdapter {
           conversationId: m.conversationId,
           at: now,
           activity: m.unsupported ? { ...m.activity, channelData: { ...m.activity.channelData, [UNSUPPORTED_FLAG]: true } } : m.activity,
-          opensWindow: true,
+          opensWindow: m.opensWindow ?? true,
         })),
+        // All stored before the 200, whatever a conversation's queue holds: refusing one customer's
+        // part would make Meta retry the whole batch, everyone's messages with it. The engine still
+        // runs them at most `maxConcurrentTurns` at a time.
+        { whenQueueFull: 'store' },
       );
     } catch (err) {
       return this.unavailable(err);
     }
     for (const s of parsed.statuses) await this.applyStatus(s).catch((err) => this.logger.warn('status update failed', { error: (err as Error).message }));
+    return { status: 200 };
+  }
+
+  /**
+   * `parseWebhook`, `PARSE_SLICE_ENTRIES` entries at a time with the event loop let go in between:
+   * Meta delivers a backlog as one body of thousands of entries, whose parse in one go would hold
+   * every other request (`/healthz` too) for hundreds of milliseconds. An unparsed event's `where`
+   * still counts entries from the start of the whole body.
+   */
+  private async parseInSlices(body: unknown): Promise<ParsedWebhook> {
+    const entries = (body as { entry?: unknown } | null)?.entry;
+    if (!Array.isArray(entries) || entries.length <= PARSE_SLICE_ENTRIES) return this.parseWebhook(body);
+    const whole: Record<string, unknown[]> = {};
+    for (let from = 0; from < entries.length; from += PARSE_SLICE_ENTRIES) {
+      if (from > 0) await new Promise((resolve) => setImmediate(resolve));
+      const part = this.parseWebhook({ ...(body as object), entry: entries.slice(from, from + PARSE_SLICE_ENTRIES) });
+      for (const u of part.unparsed) u.where = u.where.replace(/^entry\[(\d+)\]/, (_, i) => `entry[${Number(i) + from}]`);
+      for (const [key, list] of Object.entries(part)) if (Array.isArray(list)) (whole[key] ??= []).push(...list);
+    }
+    return whole as unknown as ParsedWebhook;
+  }
+
+  /**
+   * A signed body nested deeper than `MAX_JSON_DEPTH`: nothing Meta documents does, and storing it as
+   * a message would overflow the stack (a 503 on every retry). Meta retries every answer but 200 — a
+   * 400 as much as a 503, until it disables the webhook — so it is kept for a person and answered 200.
+   */
+  private async keepTooDeep(raw: Buffer): Promise<{ status: number; code?: string; message?: string }> {
+    const reason = `the body nests deeper than ${MAX_JSON_DEPTH} levels`;
+    this.logger.error('webhook body not understood; kept in the journal', { channel: this.channelId, error: reason });
+    try {
+      await this.journal.recordUnparsed(raw.toString('utf8'), reason);
+    } catch (e) {
+      return this.unavailable(e);
+    }
     return { status: 200 };
   }
 
@@ -257,13 +344,18 @@ export abstract class MetaChannelAdapter extends TurnEngineAdapter {
       return;
     }
     const changedIn = await this.journal.recordStatus(s.messageId, s.status);
-    const conv = changedIn ?? s.conversationId;
     // Only our own messages have a status; echoes of messages a person sent from the Page inbox are not ours.
-    if (changedIn) this.events.emit('status', { channelId: this.channelId, conversationId: conv, messageId: s.messageId, status: s.status } satisfies StatusEvent);
+    if (changedIn) this.events.emit('status', { channelId: this.channelId, conversationId: changedIn, messageId: s.messageId, status: s.status } satisfies StatusEvent);
     if (s.status === 'failed' && s.error) {
+      const conv = changedIn ?? (await this.failureOwner(s.messageId, s.conversationId));
+      if (!conv) {
+        // Another sender on the same number or Page (a marketing tool), or a repeat of a failure already kept.
+        this.logger.info('failed status for a message not sent from this server; no conversation to record it against', { channel: this.channelId, messageId: s.messageId, code: s.error.code });
+        return;
+      }
       await this.fail({
         channelId: this.channelId,
-        conversationId: conv ?? 'unknown',
+        conversationId: conv,
         at: this.clock.now().toISOString(),
         code: s.error.code,
         message: s.error.message + (s.error.details ? ` — ${s.error.details}` : ''),
@@ -272,10 +364,29 @@ export abstract class MetaChannelAdapter extends TurnEngineAdapter {
     }
   }
 
+  /**
+   * Whom a `failed` status whose message did not change belongs to: nobody when the message is ours
+   * (its failure is already kept), the recipient only when they are a customer this channel knows.
+   */
+  private async failureOwner(messageId: string, recipient: string | undefined): Promise<string | undefined> {
+    if (!recipient || (await this.journal.statusOf(messageId)) !== undefined) return undefined;
+    return (await this.journal.lastCustomerMessageAt(recipient)) === undefined ? undefined : recipient;
+  }
+
   protected override async prepare(item: InboxItem, activity: Partial<Activity>): Promise<void> {
-    this.lastInbound.set(item.conversationId, item.id);
     await this.enrich(activity).catch((err) => this.logger.debug('profile lookup failed', { error: (err as Error).message }));
+    // Reactions, edits and deletes are recorded, not answered: no read receipt, no typing indicator.
+    if (activity.type !== ActivityTypes.Message) return;
+    this.lastInbound.set(item.conversationId, item.id);
     if (this.markAsRead) void this.acknowledge(item.conversationId, item.id, activity).catch((err) => this.logger.debug('mark-as-read failed', { error: (err as Error).message }));
+    // After Meta's 200 and the read receipt: the customer sees "read" while the file downloads.
+    await this.mediaFetcher.resolve(activity);
+  }
+
+  /** Where a customer's file can be downloaded; Messenger's webhook gives the URL, WhatsApp overrides this with its lookup. */
+  protected async locateMedia(p: PendingMedia): Promise<MediaLocation> {
+    if (!p.url) throw new TypeError(`${this.channelId}: a pending file without a URL (${p.source})`);
+    return { url: p.url };
   }
 
   /**
@@ -284,8 +395,10 @@ export abstract class MetaChannelAdapter extends TurnEngineAdapter {
    */
   protected override logicFor(activity: Partial<Activity>, logic: BotLogic): BotLogic {
     if (!isUnsupportedActivity(activity)) return logic;
+    // A file, sticker or location was kept for a person (or could not be fetched): say which, truthfully.
+    const text = !hasCustomerMedia(activity) ? this.unsupportedText : hasUnavailableMedia(activity) ? this.mediaText.notKept : this.mediaText.kept;
     return async (ctx) => {
-      await ctx.sendActivity(this.unsupportedText);
+      await ctx.sendActivity(text);
     };
   }
 

@@ -10,8 +10,12 @@
  *   GET  conversations/{id}?watermark=   (either)  → a fresh streamUrl (reconnect)
  *   GET  conversations/{id}/activities?watermark= → {activities, watermark}
  *   POST conversations/{id}/activities            → {id}
- *   POST conversations/{id}/upload                → 415 (attachments are not accepted)
+ *   POST conversations/{id}/upload                → {id} (multipart: `activity` + files; see upload.ts)
+ *   GET  conversations/{id}/attachments/{mediaId} → the file (signed URL or token; see upload.ts)
  *   WebSocket conversations/{id}/stream?t=&watermark= → {activities, watermark} frames, "" keep-alives
+ *
+ * Every error under `basePath` answers Direct Line's `{"error": {"code", "message"}}` (errors.ts), and
+ * activity POSTs and uploads are rate limited per token and per conversation (post-limits.ts).
  *
  * Every user activity is echoed back with a server id and its `channelData.clientActivityID`, because
  * Web Chat shows "Send failed" until it sees that echo.
@@ -29,12 +33,10 @@ import type { Duplex } from 'node:stream';
 import path from 'node:path';
 import { ActivityTypes, TurnContext, type Activity, type ConversationReference, type ResourceResponse } from 'botbuilder';
 import type { Request, Response, Server } from 'restify';
-import errors from 'restify-errors';
 import { WebSocket, WebSocketServer } from 'ws';
 import { agentMarkOf, type BotLogic } from '../../src/engine/channel.js';
 import { TurnEngineAdapter, contentHash, summarizeActivity, type TurnEngineOptions } from '../../src/engine/turn-engine.js';
 import { FileChannelJournal } from '../../src/engine/file-journal.js';
-import { StoreUnavailableError } from '../../src/engine/errors.js';
 import { LocalEventBus, type EventBus } from '../../src/engine/bus.js';
 import type { Inbox, InboxItem, TurnSend } from '../../src/engine/inbox.js';
 import type { Clock } from '../../src/clock.js';
@@ -54,7 +56,11 @@ import {
   watermarkSchema,
 } from './schema.js';
 import { FileConversationStore, type WebChatConversation, type WebChatConversationStore } from './store.js';
-import { DirectLineTokens, type TokenClaims } from './tokens.js';
+import { DirectLineTokens, type TokenClaims, type TokenProfile } from './tokens.js';
+import { DirectLineError, directLineRoute, upgradeRefusal, type DirectLineHandler } from './errors.js';
+import { ActivityRateLimits, type ActivityRateLimitOptions } from './post-limits.js';
+import { MediaUrls, handleUpload, serveAttachment } from './upload.js';
+import type { MediaStore } from '../../src/media/store.js';
 
 /** Options of {@link WebChatAdapter}. Only `secret` and `dataDir` (or both `store` and `inbox`) are required. */
 export interface WebChatAdapterOptions extends TurnEngineOptions {
@@ -81,6 +87,8 @@ export interface WebChatAdapterOptions extends TurnEngineOptions {
   keepAliveMs?: number;
   /** Largest accepted request body; default the server's 256 KiB. */
   maxBodyBytes?: number;
+  /** Where uploaded and agent-sent files are kept (`backend.media`); without it uploads answer 415. */
+  media?: MediaStore;
   /** Origins allowed to call the API from a browser; default `'*'` (credentials are bearer tokens, never cookies). */
   corsOrigins?: '*' | string[];
   /** The bot's account in activities; default `{id: 'switchboard', name: 'Switchboard'}`. */
@@ -94,6 +102,11 @@ export interface WebChatAdapterOptions extends TurnEngineOptions {
    * so the limit bites credential guessing and anonymous floods.
    */
   rateLimit?: RateLimiter | RateLimitOptions | false;
+  /**
+   * Limits on activity POSTs and uploads, per token and per conversation (default
+   * `DEFAULT_ACTIVITY_RATE_LIMITS`, see post-limits.ts); `false`: none.
+   */
+  activityRateLimit?: ActivityRateLimitOptions | false;
 }
 
 /** The answer of `tokens/generate` and `tokens/refresh`. */
@@ -110,8 +123,21 @@ export class WebChatConversationNotFoundError extends Error {
 
 type Auth = { kind: 'secret' } | { kind: 'token'; claims: TokenClaims };
 
-/** A conversation as this adapter keeps it: also the name the site gave its customer (both stores keep the whole record). */
-type Conversation = WebChatConversation & { userName?: string };
+/**
+ * A conversation as this adapter keeps it: also what the site said about its customer — the name, and
+ * e-mail and phone from its backend (both stores keep the whole record).
+ */
+type Conversation = WebChatConversation & { userName?: string; userEmail?: string; userPhone?: string };
+
+const profileOf = (c: Conversation): TokenProfile => ({ name: c.userName, email: c.userEmail, phone: c.userPhone });
+/** Just the profile of a token's claims or a start body's user. */
+const profileIn = ({ name, email, phone }: TokenProfile = {}): TokenProfile => ({ name, email, phone });
+/** What was given now, and the stored value where nothing was. */
+const withStored = (given: TokenProfile, stored: TokenProfile): TokenProfile => ({
+  name: given.name ?? stored.name,
+  email: given.email ?? stored.email,
+  phone: given.phone ?? stored.phone,
+});
 
 /** Told when a customer starts typing in Web Chat (the agent console shows it); see {@link WebChatAdapter.onCustomerTyping}. */
 export type CustomerTypingListener = (conversationId: string, activity: Partial<Activity>) => void;
@@ -165,6 +191,7 @@ export class WebChatAdapter extends TurnEngineAdapter {
   private readonly maxBody: number;
   private readonly maxSockets: number;
   private readonly limiter?: RateLimiter;
+  private readonly postLimits: ActivityRateLimits;
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   /** Recent posts by dedupe key: a repeated clientActivityID is answered without a second echo. */
   private readonly recentPosts = new Map<string, Promise<string>>();
@@ -182,6 +209,7 @@ export class WebChatAdapter extends TurnEngineAdapter {
   private keepAliveTimer?: NodeJS.Timeout;
   private httpServer?: { on(e: 'upgrade', l: (...a: any[]) => void): unknown; off(e: 'upgrade', l: (...a: any[]) => void): unknown };
   private typingCounter = 0;
+  private readonly mediaUrls: MediaUrls;
 
   constructor(private readonly options: WebChatAdapterOptions) {
     if (!options.store && !options.dataDir) throw new TypeError('WebChatAdapter: pass `store` or `dataDir` (where web chat history is kept)');
@@ -197,19 +225,22 @@ export class WebChatAdapter extends TurnEngineAdapter {
     this.maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.maxSockets = options.maxSocketsPerConversation ?? 4;
     this.limiter = makeLimiter(options.rateLimit, DEFAULT_RATE_LIMITS.directLine, this.clock);
+    this.postLimits = new ActivityRateLimits(options.activityRateLimit, this.clock);
     this.bot = options.bot ?? { id: 'switchboard', name: 'Switchboard' };
+    this.mediaUrls = new MediaUrls(options.secret, this.clock);
   }
 
   /**
    * A token for a new conversation, for the site's own backend to hand to its page (what
    * `tokens/generate` does, without an HTTP round trip). The conversation starts when the client
    * first uses the token. `user.name` (the site's name for its signed-in customer) is kept in the
-   * token, so the customer's activities carry it as `from.name` and agents see it.
+   * token, so the customer's activities carry it as `from.name` and agents see it; so do `email` and
+   * `phone`, which only the site's backend may vouch for (this call, or `tokens/generate` with the secret).
    */
-  generateToken(user?: { id?: string; name?: string }): DirectLineToken {
+  generateToken(user?: { id?: string } & TokenProfile): DirectLineToken {
     const conversationId = newId();
     const userId = user?.id ?? `dl_${newId()}`;
-    return { conversationId, token: this.tokens.issue(conversationId, userId, this.tokenTtl, 'conversation', user?.name), expires_in: this.tokenTtl };
+    return { conversationId, token: this.tokens.issue(conversationId, userId, this.tokenTtl, 'conversation', user), expires_in: this.tokenTtl };
   }
 
   /**
@@ -244,66 +275,75 @@ export class WebChatAdapter extends TurnEngineAdapter {
       res.send(204);
     });
 
-    server.post(`${p}/tokens/generate`, async (req: Request, res: Response) => {
+    server.post(`${p}/tokens/generate`, this.directLine(async (req: Request, res: Response) => {
       const auth = this.authenticateLimited(req, res, 'tokens/generate');
-      if (auth.kind !== 'secret') throw new errors.ForbiddenError('tokens/generate needs the Direct Line secret (Authorization: Bearer <secret>), not a token');
+      if (auth.kind !== 'secret') throw new DirectLineError(403, 'Forbidden', 'tokens/generate needs the Direct Line secret (Authorization: Bearer <secret>), not a token');
       const body = await this.parse(req, startBodySchema, 'tokens/generate');
-      res.json(200, this.generateToken({ id: body.user?.id, name: body.user?.name }));
-    });
+      res.json(200, this.generateToken(body.user));
+    }));
 
-    server.post(`${p}/tokens/refresh`, async (req: Request, res: Response) => {
+    server.post(`${p}/tokens/refresh`, this.directLine(async (req: Request, res: Response) => {
       const auth = this.authenticate(req);
-      if (auth.kind !== 'token') throw new errors.ForbiddenError('tokens/refresh refreshes a token; the secret never expires');
-      const { conv, user, name } = auth.claims;
-      res.json(200, { conversationId: conv, token: this.tokens.issue(conv, user, this.tokenTtl, 'conversation', name), expires_in: this.tokenTtl });
-    });
+      if (auth.kind !== 'token') throw new DirectLineError(403, 'Forbidden', 'tokens/refresh refreshes a token; the secret never expires');
+      const { conv, user } = auth.claims;
+      res.json(200, { conversationId: conv, token: this.tokens.issue(conv, user, this.tokenTtl, 'conversation', profileIn(auth.claims)), expires_in: this.tokenTtl });
+    }));
 
-    server.post(`${p}/conversations`, storageOutageAs503(async (req: Request, res: Response) => {
+    server.post(`${p}/conversations`, this.directLine(async (req: Request, res: Response) => {
       const auth = this.authenticateLimited(req, res, 'conversations');
       const body = await this.parse(req, startBodySchema, 'conversations');
+      if (auth.kind === 'token' && (body.user?.email || body.user?.phone)) {
+        throw new DirectLineError(403, 'Forbidden', "conversations: user.email and user.phone are accepted only with the Direct Line secret (from the site's backend); a token already says who its user is");
+      }
       const conversationId = auth.kind === 'token' ? auth.claims.conv : newId();
       const userId = auth.kind === 'token' ? auth.claims.user : (body.user?.id ?? `dl_${newId()}`);
-      const userName = auth.kind === 'token' ? auth.claims.name : body.user?.name;
-      const { conversation, created } = await this.ensureStarted(conversationId, userId, req, body.locale, userName);
+      const given = profileIn(auth.kind === 'token' ? auth.claims : body.user);
+      const { conversation, created } = await this.ensureStarted(conversationId, userId, req, body.locale, given);
       res.json(created ? 201 : 200, {
         conversationId,
-        token: this.tokens.issue(conversationId, userId, this.tokenTtl, 'conversation', userName ?? conversation.userName),
+        token: this.tokens.issue(conversationId, userId, this.tokenTtl, 'conversation', withStored(given, profileOf(conversation))),
         expires_in: this.tokenTtl,
         streamUrl: this.streamUrl(req, conversationId, userId),
       });
     }));
 
-    server.get(`${p}/conversations/:conversationId`, storageOutageAs503(async (req: Request, res: Response) => {
+    server.get(`${p}/conversations/:conversationId`, this.directLine(async (req: Request, res: Response) => {
       const { conversation } = await this.conversationFor(req);
       const watermark = this.watermarkOf(req);
       res.json(200, {
         conversationId: conversation.id,
-        token: this.tokens.issue(conversation.id, conversation.userId, this.tokenTtl, 'conversation', conversation.userName),
+        token: this.tokens.issue(conversation.id, conversation.userId, this.tokenTtl, 'conversation', profileOf(conversation)),
         expires_in: this.tokenTtl,
         streamUrl: this.streamUrl(req, conversation.id, conversation.userId, watermark),
       });
     }));
 
-    server.get(`${p}/conversations/:conversationId/activities`, storageOutageAs503(async (req: Request, res: Response) => {
+    server.get(`${p}/conversations/:conversationId/activities`, this.directLine(async (req: Request, res: Response) => {
       const { conversation } = await this.conversationFor(req);
       const page = await this.store.read(conversation.id, this.watermarkOf(req), PAGE_SIZE);
-      res.json(200, { activities: page.activities, watermark: String(page.watermark) });
+      res.json(200, { activities: this.mediaUrls.sign(page.activities, this.basePath), watermark: String(page.watermark) });
     }));
 
-    server.post(`${p}/conversations/:conversationId/activities`, storageOutageAs503(async (req: Request, res: Response) => {
+    server.post(`${p}/conversations/:conversationId/activities`, this.directLinePost(async (req: Request, res: Response) => {
       const { conversation, auth } = await this.conversationFor(req);
       const raw = await readJsonBody(req, this.maxBody);
       const parsed = inboundActivitySchema.safeParse(raw);
-      if (!parsed.success) throw badRequest('POST activities', parsed.error);
+      if (!parsed.success) throw badRequest('POST activities', parsed.error, raw);
       const id = await this.receive(conversation, parsed.data, auth, req);
       res.json(200, { id });
     }));
 
-    server.post(`${p}/conversations/:conversationId/upload`, storageOutageAs503(async (req: Request, res: Response) => {
-      await this.conversationFor(req);
-      req.resume();
-      throw new errors.UnsupportedMediaTypeError('upload: this server does not accept file attachments; send the message as text');
+    server.post(`${p}/conversations/:conversationId/upload`, this.directLinePost(async (req: Request, res: Response) => {
+      const { conversation, auth } = await this.conversationFor(req);
+      res.json(200, await handleUpload(req, { conversationId: conversation.id, media: this.options.media, receive: (inbound) => this.receive(conversation, inbound, auth, req) }));
     }));
+
+    server.get(`${p}/conversations/:conversationId/attachments/:mediaId`, this.directLine(async (req: Request, res: Response) => {
+      const ctx = { conversationId: String(req.params?.conversationId), mediaId: String(req.params?.mediaId), media: this.options.media, urls: this.mediaUrls };
+      await serveAttachment(req, res, { ...ctx, authorize: () => this.conversationFor(req) });
+    }));
+
+    this.mountUnknownRoutes(server);
 
     this.httpServer = server.server as unknown as NonNullable<WebChatAdapter['httpServer']>;
     this.httpServer.on('upgrade', this.onUpgrade);
@@ -338,13 +378,56 @@ export class WebChatAdapter extends TurnEngineAdapter {
     }
   }
 
+  /** A Direct Line route: whatever it throws is answered as `{"error": {"code", "message"}}` (errors.ts). */
+  private directLine(handler: DirectLineHandler): DirectLineHandler {
+    return directLineRoute(handler, { logger: this.logger, clock: this.clock });
+  }
+
+  /**
+   * A route that posts into a conversation (activities, uploads): {@link directLine}, charged to the
+   * token's and the conversation's rate limits before the body is read. A request these limits cannot
+   * place (no credential, a bad id, another conversation's token) is left to the route to refuse.
+   */
+  private directLinePost(handler: DirectLineHandler): DirectLineHandler {
+    return this.directLine(async (req, res) => {
+      const auth = this.authenticate(req);
+      const id = conversationIdSchema.safeParse(req.params?.conversationId);
+      if (id.success && (auth.kind === 'secret' || auth.claims.conv === id.data)) {
+        const tokenId = auth.kind === 'token' ? (auth.claims.jti ?? `${auth.claims.conv}/${auth.claims.user}`) : undefined;
+        this.postLimits.charge(id.data, tokenId, res, `POST ${req.path?.() ?? 'activities'}`.replace(this.basePath + '/', ''));
+      }
+      await handler(req, res);
+    });
+  }
+
+  /**
+   * Answers what no route under `basePath` takes in Direct Line's shape too: 405 with `Allow` when the
+   * path is a route of another method, 404 otherwise. (Catch-all routes, because restify's router
+   * answers these itself, and a second listener on its error events crashes the server.)
+   */
+  private mountUnknownRoutes(server: Server): void {
+    const p = this.basePath;
+    const routes = () =>
+      Object.values(server.router.getDebugInfo() as Record<string, { method: string; path: string }>)
+        .filter((r) => typeof r.path === 'string' && r.path.startsWith(p + '/') && !r.path.endsWith('/*'))
+        .map((r) => ({ method: r.method.toUpperCase(), pattern: new RegExp(`^${r.path.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/:[^/]+/g, '[^/]+')}$`) }));
+    const unknown = this.directLine(async (req: Request, res: Response) => {
+      const path = req.path?.() ?? '';
+      const allowed = [...new Set(routes().filter((r) => r.pattern.test(path)).map((r) => r.method))];
+      if (allowed.length === 0) throw new DirectLineError(404, 'NotFound', `${path} is not a Direct Line route`);
+      res.header('Allow', [...allowed, 'OPTIONS'].join(', '));
+      throw new DirectLineError(405, 'MethodNotAllowed', `${req.method} is not allowed on ${path}; use ${allowed.join(' or ')}`);
+    });
+    for (const method of ['get', 'post', 'put', 'patch', 'del', 'head'] as const) server[method](`${p}/*`, unknown);
+  }
+
   private authenticate(req: IncomingMessage): Auth {
     const credential = bearerOf(req);
-    if (!credential) throw new errors.UnauthorizedError('send Authorization: Bearer <Direct Line token or secret>');
+    if (!credential) throw new DirectLineError(401, 'BadArgument', 'Missing token or secret: send Authorization: Bearer <Direct Line token or secret>');
     if (this.tokens.isSecret(credential)) return { kind: 'secret' };
     const verified = this.tokens.verify(credential);
-    if (!verified.ok) throw new errors.ForbiddenError(`Direct Line token refused: ${verified.reason}; get a new one (tokens/refresh before it expires)`);
-    if (verified.claims.scope !== 'conversation') throw new errors.ForbiddenError('a stream token only opens the WebSocket stream');
+    if (!verified.ok) throw refusedToken(verified);
+    if (verified.claims.scope !== 'conversation') throw new DirectLineError(403, 'Forbidden', 'a stream token only opens the WebSocket stream');
     return { kind: 'token', claims: verified.claims };
   }
 
@@ -367,18 +450,18 @@ export class WebChatAdapter extends TurnEngineAdapter {
     const id = conversationIdSchema.safeParse(req.params?.conversationId);
     if (!id.success) throw badRequest('conversation', id.error);
     if (auth.kind === 'token') {
-      if (auth.claims.conv !== id.data) throw new errors.ForbiddenError('this token belongs to another conversation');
-      return { conversation: (await this.ensureStarted(id.data, auth.claims.user, req, undefined, auth.claims.name)).conversation, auth };
+      if (auth.claims.conv !== id.data) throw new DirectLineError(403, 'Forbidden', 'this token belongs to another conversation');
+      return { conversation: (await this.ensureStarted(id.data, auth.claims.user, req, undefined, profileIn(auth.claims))).conversation, auth };
     }
     const conversation: Conversation | undefined = await this.store.getConversation(id.data);
-    if (!conversation?.startedAt) throw new errors.NotFoundError(`conversation ${id.data} does not exist; start one with POST ${this.basePath}/conversations`);
+    if (!conversation?.startedAt) throw new DirectLineError(404, 'NotFound', `conversation ${id.data} does not exist; start one with POST ${this.basePath}/conversations`);
     return { conversation, auth };
   }
 
   private async parse<T>(req: IncomingMessage, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: any } }, where: string): Promise<T> {
     const raw = await readJsonBody(req, this.maxBody);
     const parsed = schema.safeParse(raw);
-    if (!parsed.success) throw badRequest(where, parsed.error);
+    if (!parsed.success) throw badRequest(where, parsed.error, raw);
     return parsed.data;
   }
 
@@ -408,13 +491,15 @@ export class WebChatAdapter extends TurnEngineAdapter {
    * Starts the conversation once: stores it and tells the bot (a conversationUpdate through the
    * inbox, so a crash cannot lose it), never again on reconnect.
    */
-  private ensureStarted(id: string, userId: string, req: IncomingMessage, locale?: string, userName?: string) {
+  private ensureStarted(id: string, userId: string, req: IncomingMessage, locale?: string, profile: TokenProfile = {}) {
     const inFlight = this.starting.get(id);
     if (inFlight) return inFlight;
     const work = (async () => {
       const existing: Conversation | undefined = await this.store.getConversation(id);
       if (existing?.startedAt) return { conversation: existing, created: false };
-      const conversation: Conversation = existing ?? { id, userId, ...(userName ? { userName } : {}), createdAt: this.clock.now().toISOString() };
+      const { name: userName, email: userEmail, phone: userPhone } = profile;
+      const known = { ...(userName ? { userName } : {}), ...(userEmail ? { userEmail } : {}), ...(userPhone ? { userPhone } : {}) };
+      const conversation: Conversation = existing ?? { id, userId, ...known, createdAt: this.clock.now().toISOString() };
       // Stored before the bot is told, so its welcome has a conversation to go to; `startedAt` only
       // once the update is in the inbox, so a crash in between tells the bot at the next start.
       if (!existing) await this.store.saveConversation(conversation);
@@ -462,6 +547,7 @@ export class WebChatAdapter extends TurnEngineAdapter {
       timestamp: this.clock.now().toISOString(),
       ...(cleanChannelData ? { channelData: cleanChannelData } : {}),
     } as unknown as Partial<Activity>;
+    this.options.metrics?.activityPosted(this.channelId, base.type);
 
     if (base.type === ActivityTypes.Typing) {
       // Shown to the conversation's other sockets, not stored and not a turn (not worth a durable write per keystroke).
@@ -511,7 +597,7 @@ export class WebChatAdapter extends TurnEngineAdapter {
       return result!;
     } catch (err) {
       this.logger.error('could not store a web chat activity; answering 503', { conversationId: item.conversationId, error: (err as Error).message });
-      throw new errors.ServiceUnavailableError(`web chat: the activity could not be stored (${(err as Error).message}); send it again`);
+      throw new DirectLineError(503, 'ServiceError', `web chat: the activity could not be stored (${(err as Error).message}); send it again`);
     }
   }
 
@@ -623,14 +709,12 @@ export class WebChatAdapter extends TurnEngineAdapter {
     const prefix = `${this.basePath}/conversations/`;
     if (!url.pathname.startsWith(prefix) || !url.pathname.endsWith('/stream')) return; // another plugin's socket
     const conversationId = url.pathname.slice(prefix.length, -'/stream'.length);
-    const reject = (status: number, text: string, message: string) => {
-      socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\n\r\n${JSON.stringify({ code: text, message })}`);
-    };
+    const reject = (err: DirectLineError) => void socket.end(upgradeRefusal(err));
     const verified = this.tokens.verify(url.searchParams.get('t') ?? '');
-    if (!verified.ok) return reject(403, 'Forbidden', `stream token refused: ${verified.reason}; get a fresh streamUrl with GET ${prefix}{id}`);
-    if (verified.claims.conv !== conversationId) return reject(403, 'Forbidden', 'this stream token belongs to another conversation');
+    if (!verified.ok) return reject(refusedToken(verified, `get a fresh streamUrl with GET ${prefix}{id}`));
+    if (verified.claims.conv !== conversationId) return reject(new DirectLineError(403, 'Forbidden', 'this stream token belongs to another conversation'));
     const wm = watermarkSchema.safeParse(url.searchParams.get('watermark') ?? undefined);
-    if (!wm.success) return reject(400, 'BadRequest', 'watermark must be a number');
+    if (!wm.success) return reject(new DirectLineError(400, 'BadArgument', 'watermark must be a number'));
     this.wss.handleUpgrade(req, socket, head, (ws) => this.attach(conversationId, ws, wm.data));
   };
 
@@ -644,9 +728,11 @@ export class WebChatAdapter extends TurnEngineAdapter {
       subs.delete(oldest);
     }
     subs.add(sub);
+    const closed = this.options.metrics?.streamOpened(this.channelId);
     ws.on('pong', () => (sub.alive = true));
     ws.on('message', () => (sub.alive = true)); // directlinejs pings with empty messages
     ws.on('close', () => {
+      closed?.();
       subs!.delete(sub);
       if (subs!.size === 0 && this.subscribers.get(conversationId) === subs) this.subscribers.delete(conversationId);
     });
@@ -678,7 +764,7 @@ export class WebChatAdapter extends TurnEngineAdapter {
           const page = await this.store.read(conversationId, sub.sentWatermark, PAGE_SIZE);
           if (page.activities.length === 0) break;
           sub.sentWatermark = page.watermark;
-          this.send(sub, { activities: page.activities, watermark: String(page.watermark) });
+          this.send(sub, { activities: this.mediaUrls.sign(page.activities, this.basePath), watermark: String(page.watermark) });
         }
       } while (sub.again);
     } catch (err) {
@@ -714,18 +800,12 @@ export class WebChatAdapter extends TurnEngineAdapter {
 }
 
 /**
- * Wraps a route so a storage outage — the database unreachable, the inbox not writable — answers
- * 503 `{code, message}` (the client sends again) rather than restify's 500; other errors pass as they are.
+ * The 403 for a token that does not verify: `TokenExpired` when it was valid once (Direct Line's code,
+ * so a client knows to get a new one from the site), `BadArgument` when it never was.
  */
-function storageOutageAs503(handler: (req: Request, res: Response) => Promise<void>) {
-  return async (req: Request, res: Response): Promise<void> => {
-    try {
-      await handler(req, res);
-    } catch (err) {
-      if (err instanceof errors.HttpError || !(err instanceof StoreUnavailableError)) throw err;
-      throw new errors.ServiceUnavailableError('web chat: storage is unavailable right now; send the request again in a few seconds');
-    }
-  };
+function refusedToken(verified: { reason: string; expired?: true }, remedy = 'get a new one from the site (tokens/refresh works until it expires)'): DirectLineError {
+  if (verified.expired) return new DirectLineError(403, 'TokenExpired', `the Direct Line token has expired; ${remedy}`);
+  return new DirectLineError(403, 'BadArgument', `Invalid token or secret: ${verified.reason}`);
 }
 
 /** Direct Line style ids: `<conversationId>|<position>`, unique per conversation and sortable. */

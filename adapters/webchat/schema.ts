@@ -4,9 +4,9 @@
  * the server owns (id, conversation, recipient, timestamps, channel) are always overwritten.
  */
 import type { IncomingMessage } from 'node:http';
-import errors from 'restify-errors';
 import { z } from 'zod';
 import { MAX_JSON_DEPTH, jsonTooDeep } from '../../src/security/json-depth.js';
+import { DirectLineError } from './errors.js';
 
 /** Conversation ids we issue and accept: URL- and file-name-safe. */
 export const conversationIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'conversation id must be [A-Za-z0-9_-]{1,128}');
@@ -31,14 +31,33 @@ const siteName = z
 /** The docs' casing of the user (`{"User": {"Id", "Name"}}`, as in the Direct Line token examples). */
 const docsUser = z.looseObject({ Id: z.string().max(256).optional(), Name: siteName });
 
+/** Longest e-mail address (RFC 5321's path limit). */
+export const MAX_EMAIL_LENGTH = 254;
+
+/** A phone number in E.164 (`+` and up to 15 digits); spaces, dots, dashes and brackets are dropped first. */
+const e164Phone = z
+  .string()
+  .max(32)
+  .transform((p) => p.replace(/[\s.()-]/g, ''))
+  .pipe(z.string().regex(/^\+[1-9]\d{6,14}$/, 'phone must be an international number such as +4930123456'))
+  .optional();
+
 /**
  * `POST tokens/generate` and `POST conversations` (both optional): who the user is, as the site knows
- * them — `{"user": {"id", "name"}}` or the documentation's `{"User": {"Id", "Name"}}`, read as `user`.
+ * them — `{"user": {"id", "name", "email", "phone"}}` or the documentation's `{"User": {"Id", "Name"}}`,
+ * read as `user`. The adapter takes `email` and `phone` only from a request with the secret.
  * https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-direct-line-3-0-authentication#generate-token
  */
 export const startBodySchema = z
   .looseObject({
-    user: z.looseObject({ id: z.string().max(256).optional(), name: siteName }).optional(),
+    user: z
+      .looseObject({
+        id: z.string().max(256).optional(),
+        name: siteName,
+        email: z.email().max(MAX_EMAIL_LENGTH).optional(),
+        phone: e164Phone,
+      })
+      .optional(),
     User: docsUser.optional(),
     locale: z.string().max(32).optional(),
   })
@@ -68,36 +87,46 @@ export const inboundActivitySchema = z.looseObject({
 });
 export type InboundActivity = z.infer<typeof inboundActivitySchema>;
 
-/** Turns a zod failure into a 400 naming the field. */
-export function badRequest(where: string, error: z.ZodError): errors.BadRequestError {
+/**
+ * Turns a zod failure into a 400 naming the field: `MissingProperty` when a required one is absent from
+ * `input`, `BadArgument` otherwise.
+ */
+export function badRequest(where: string, error: z.ZodError, input?: unknown): DirectLineError {
   const first = error.issues[0];
   const field = first?.path.join('.') || 'body';
-  return new errors.BadRequestError(`${where}: ${field}: ${first?.message ?? 'invalid'}`);
+  const missing = first?.code === 'invalid_type' && first.path.length > 0 && valueAt(input, first.path) === undefined;
+  return new DirectLineError(400, missing ? 'MissingProperty' : 'BadArgument', `${where}: ${field}: ${first?.message ?? 'invalid'}`);
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let at: unknown = input;
+  for (const key of path) at = at !== null && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[key] : undefined;
+  return at;
 }
 
 /**
- * Reads a JSON body of at most `maxBytes` (413 beyond; 415 when it is not JSON; 400 when it does
- * not parse). An empty body reads as `undefined`.
+ * Reads a JSON body of at most `maxBytes` (413 `MessageSizeTooBig` beyond; 415 when it is not JSON;
+ * 400 `BadSyntax` when it does not parse or nests too deep). An empty body reads as `undefined`.
  */
 export async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > maxBytes) throw new errors.PayloadTooLargeError(`request body is ${declared} bytes; the limit is ${maxBytes}`);
+  if (declared > maxBytes) throw new DirectLineError(413, 'MessageSizeTooBig', `request body is ${declared} bytes; the limit is ${maxBytes}`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes) throw new errors.PayloadTooLargeError(`request body exceeds the limit of ${maxBytes} bytes`);
+    if (size > maxBytes) throw new DirectLineError(413, 'MessageSizeTooBig', `request body exceeds the limit of ${maxBytes} bytes`);
     chunks.push(chunk);
   }
   if (size === 0) return undefined;
   const type = String(req.headers['content-type'] ?? '');
-  if (type && !/json/i.test(type)) throw new errors.UnsupportedMediaTypeError(`send the body as application/json, not ${type}`);
+  if (type && !/json/i.test(type)) throw new DirectLineError(415, 'UnsupportedMediaType', `send the body as application/json, not ${type}`);
   const text = Buffer.concat(chunks).toString('utf8');
-  if (jsonTooDeep(text)) throw new errors.BadRequestError(`the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  if (jsonTooDeep(text)) throw new DirectLineError(400, 'BadSyntax', `the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
   try {
     return JSON.parse(text);
   } catch {
-    throw new errors.BadRequestError('the request body is not valid JSON');
+    throw new DirectLineError(400, 'BadSyntax', 'the request body is not valid JSON');
   }
 }
 

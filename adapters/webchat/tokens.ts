@@ -24,7 +24,12 @@ export interface TokenClaims {
   user: string;
   /** The customer's name as the site passed it to `tokens/generate` (shown to agents); absent when not given. */
   name?: string;
+  /** The customer's e-mail and phone, only ever from the site's backend (with the secret): a verified identity. */
+  email?: string;
+  phone?: string;
   scope: TokenScope;
+  /** This token's own id: a per-token rate limit is keyed on it. */
+  jti?: string;
   /** Issued at / expires at, seconds since the epoch. */
   iat: number;
   exp: number;
@@ -34,10 +39,16 @@ const claimsSchema = z.object({
   conv: z.string().min(1).max(128),
   user: z.string().min(1).max(256),
   name: z.string().min(1).max(256).optional(),
+  email: z.string().min(1).max(254).optional(),
+  phone: z.string().min(1).max(32).optional(),
   scope: z.enum(['conversation', 'stream']),
   iat: z.number().int(),
   exp: z.number().int(),
+  jti: z.string().max(64).optional(),
 });
+
+/** Who a token speaks for besides the user id: what the site's backend said about its customer. */
+export type TokenProfile = Pick<TokenClaims, 'name' | 'email' | 'phone'>;
 
 const HEADER = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
 
@@ -53,8 +64,11 @@ export class DirectLineSecretError extends Error {
   override name = 'DirectLineSecretError';
 }
 
-/** Why a bearer credential was refused; the adapter turns it into 403. */
-export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: string };
+/**
+ * Why a bearer credential was refused; the adapter turns it into 403. `expired` tells a token that was
+ * valid once (Direct Line's `TokenExpired`) from one that never was.
+ */
+export type VerifyResult = { ok: true; claims: TokenClaims } | { ok: false; reason: string; expired?: true };
 
 /** Signs and verifies Direct Line tokens with one secret. */
 export class DirectLineTokens {
@@ -73,12 +87,15 @@ export class DirectLineTokens {
   }
 
   /**
-   * A token for `conv`/`user` valid for `ttlSeconds`. `name` (the site's name for its customer) rides
-   * in the signed claims, so every later token and activity of the conversation carries it unforged.
+   * A token for `conv`/`user` valid for `ttlSeconds`. The profile (the site's name, e-mail and phone for
+   * its customer) rides in the signed claims, so every later token and activity of the conversation
+   * carries it unforged. A bare string is the name alone.
    */
-  issue(conv: string, user: string, ttlSeconds: number, scope: TokenScope = 'conversation', name?: string): string {
+  issue(conv: string, user: string, ttlSeconds: number, scope: TokenScope = 'conversation', profile?: TokenProfile | string): string {
     const iat = Math.floor(this.clock.now().getTime() / 1000);
-    const payload = base64url(JSON.stringify({ conv, user, ...(name ? { name } : {}), scope, iat, exp: iat + ttlSeconds, jti: randomBytes(6).toString('base64url') }));
+    const { name, email, phone } = typeof profile === 'string' ? { name: profile } : (profile ?? {});
+    const known = { ...(name ? { name } : {}), ...(email ? { email } : {}), ...(phone ? { phone } : {}) };
+    const payload = base64url(JSON.stringify({ conv, user, ...known, scope, iat, exp: iat + ttlSeconds, jti: randomBytes(6).toString('base64url') }));
     return `${HEADER}.${payload}.${this.sign(`${HEADER}.${payload}`)}`;
   }
 
@@ -95,7 +112,7 @@ export class DirectLineTokens {
     } catch {
       return { ok: false, reason: 'malformed claims' };
     }
-    if (claims.exp * 1000 <= this.clock.now().getTime()) return { ok: false, reason: 'token expired' };
+    if (claims.exp * 1000 <= this.clock.now().getTime()) return { ok: false, reason: 'token expired', expired: true };
     return { ok: true, claims };
   }
 

@@ -5,6 +5,8 @@
 import type { Activity } from 'botbuilder';
 import { choicesOf, markdownOf } from '../messenger/outbound.js';
 import { markdownToPlatformText, splitText, truncate } from '../shared/text.js';
+import { markChoicePayload } from '../shared/choice-payload.js';
+import { WHATSAPP_CAPTION_LIMIT, mediaIdOf } from '../../src/media/outbound.js';
 
 /** Text message body: up to 4,096 characters. https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages#text-object */
 export const WHATSAPP_TEXT_LIMIT = 4096;
@@ -34,20 +36,36 @@ export const WHATSAPP_LIST_BUTTON_TEXT = 'Options';
 /** A messages API body without `messaging_product`/`to`, which the adapter adds. */
 export type WhatsAppMessage =
   | { type: 'text'; text: { body: string; preview_url: boolean } }
-  | { type: 'image'; image: { link: string; caption?: string } }
+  | { type: 'image'; image: { link: string; caption?: string } | { id: string; caption?: string } }
+  | { type: 'document'; document: { id: string; caption?: string; filename?: string } }
   | { type: 'interactive'; interactive: Record<string, unknown> };
 
+/** A stored file already uploaded to `POST /{phone-number-id}/media`, sent by its WhatsApp media id. */
+export interface WhatsAppUpload {
+  kind: 'image' | 'document';
+  id: string;
+  filename?: string;
+}
+
 /**
- * Renders one activity: images by link, the text (Markdown → WhatsApp's `*bold*` / `_italic_`) split
+ * Renders one activity: uploaded files (`uploads`) as media messages — with the text as the caption
+ * when there is one file, no choices and the text fits in 1,024 characters —, other images by link, the text (Markdown → WhatsApp's `*bold*` / `_italic_`) split
  * at 4,096 characters on sentences, suggestions as up to 3 reply buttons when their titles fit in 20
  * characters, else as a list of up to 10 rows (more are dropped and reported by `droppedChoices`).
  */
-export function renderWhatsApp(activity: Partial<Activity>): WhatsAppMessage[] {
+export function renderWhatsApp(activity: Partial<Activity>, uploads: WhatsAppUpload[] = []): WhatsAppMessage[] {
   const out: WhatsAppMessage[] = [];
   for (const a of activity.attachments ?? [])
-    if (a.contentUrl && a.contentType?.startsWith('image/')) out.push({ type: 'image', image: { link: a.contentUrl, ...(a.name ? { caption: a.name } : {}) } });
-  const text = markdownToPlatformText(markdownOf(activity), 'whatsapp');
+    if (a.contentUrl && a.contentType?.startsWith('image/') && !mediaIdOf(a)) out.push({ type: 'image', image: { link: a.contentUrl, ...(a.name ? { caption: a.name } : {}) } });
+  let text = markdownToPlatformText(markdownOf(activity), 'whatsapp');
   const choices = choicesOf(activity);
+  const captioned = uploads.length === 1 && choices.length === 0 && text.trim() !== '' && text.length <= WHATSAPP_CAPTION_LIMIT;
+  for (const u of uploads) {
+    const caption = captioned ? { caption: text } : {};
+    if (u.kind === 'image') out.push({ type: 'image', image: { id: u.id, ...caption } });
+    else out.push({ type: 'document', document: { id: u.id, ...caption, ...(u.filename ? { filename: u.filename } : {}) } });
+  }
+  if (captioned) text = '';
   if (choices.length === 0) {
     for (const body of splitText(text, WHATSAPP_TEXT_LIMIT)) out.push({ type: 'text', text: { body, preview_url: /https?:\/\//.test(body) } });
     return out;
@@ -69,7 +87,7 @@ export function renderWhatsApp(activity: Partial<Activity>): WhatsAppMessage[] {
         type: 'button',
         body: { text: body },
         action: {
-          buttons: choices.map((c) => ({ type: 'reply', reply: { id: c.value.slice(0, WHATSAPP_CHOICE_ID_LIMIT), title: truncate(c.title, WHATSAPP_BUTTON_TITLE_LIMIT) } })),
+          buttons: choices.map((c) => ({ type: 'reply', reply: { id: markChoicePayload(c.value, WHATSAPP_CHOICE_ID_LIMIT), title: truncate(c.title, WHATSAPP_BUTTON_TITLE_LIMIT) } })),
         },
       },
     });
@@ -86,7 +104,7 @@ export function renderWhatsApp(activity: Partial<Activity>): WhatsAppMessage[] {
               rows: choices.slice(0, WHATSAPP_LIST_ROW_LIMIT).map((c) => {
                 const title = truncate(c.title, WHATSAPP_LIST_ROW_TITLE_LIMIT);
                 return {
-                  id: c.value.slice(0, WHATSAPP_CHOICE_ID_LIMIT),
+                  id: markChoicePayload(c.value, WHATSAPP_CHOICE_ID_LIMIT),
                   title,
                   ...(title !== c.title.trim() ? { description: truncate(c.title, WHATSAPP_LIST_ROW_DESCRIPTION_LIMIT) } : {}),
                 };

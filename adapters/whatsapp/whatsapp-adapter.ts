@@ -11,7 +11,10 @@ import type { WhatsAppConfig } from '../../src/config.js';
 import type { GraphApiError } from '../shared/errors.js';
 import { MetaChannelAdapter, type MetaAdapterOptions, type ParsedWebhook, type WindowMode } from '../shared/meta-adapter.js';
 import { parseWhatsAppWebhook } from './inbound.js';
+import { locateWhatsAppMedia } from './media.js';
+import type { MediaLocation, PendingMedia } from '../shared/media.js';
 import { renderWhatsApp, droppedChoices } from './outbound.js';
+import { uploadWhatsAppMedia } from './media-out.js';
 
 /** Customer service window. */
 export const WHATSAPP_SERVICE_WINDOW_MS = 24 * 3600 * 1000;
@@ -43,6 +46,10 @@ export class WhatsAppAdapter extends MetaChannelAdapter {
     return parseWhatsAppWebhook(body, this.base.graphApiUrl, this.wa.phoneNumberId);
   }
 
+  protected override locateMedia(p: PendingMedia): Promise<MediaLocation> {
+    return locateWhatsAppMedia(this.graph, p, this.wa);
+  }
+
   protected async acknowledge(_conversationId: string, messageId: string): Promise<void> {
     // Read receipt and typing indicator in one call. https://developers.facebook.com/docs/whatsapp/cloud-api/typing-indicators
     await this.graph.post(this.messagesPath, { messaging_product: 'whatsapp', status: 'read', message_id: messageId, typing_indicator: { type: 'text' } }, { maxAttempts: 1 });
@@ -67,7 +74,7 @@ export class WhatsAppAdapter extends MetaChannelAdapter {
     const messages =
       mode === 'closed'
         ? [{ type: 'template', template: { name: this.wa.templateName!, language: { code: this.wa.templateLanguage } } }]
-        : renderWhatsApp(activity);
+        : renderWhatsApp(activity, await uploadWhatsAppMedia(this.graph, this.wa.phoneNumberId, this.base.media, activity));
     if (mode === 'closed') {
       this.logger.info('reply window closed: sending the configured template instead', { conversation: conversationId, template: this.wa.templateName });
       this.templateSentFor.set(conversationId, (await this.journal.lastCustomerMessageAt(conversationId)) ?? 0);

@@ -235,6 +235,7 @@ export function appEnv(dataDir: string, graphUrl: string, extra: Record<string, 
     WHATSAPP_ACCESS_TOKEN: SECRETS.whatsappAccessToken,
     WHATSAPP_PHONE_NUMBER_ID: SECRETS.phoneNumberId,
     DIRECTLINE_SECRET: SECRETS.directLine,
+    DIRECTLINE_POSTS_PER_MINUTE: '0', // closed-loop robot customers post faster than any person
     BUSINESS_HOURS: 'Mon-Sun 00:00-24:00',
     ...extra,
   };

@@ -24,6 +24,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { KnowledgeSearcher } from '../knowledge/types.js';
 import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
+import type { ReloadDiffs } from '../knowledge/reload-diff.js';
 import { DEFAULT_GAPS_DAYS, MAX_GAPS_DAYS, knowledgeGaps, type InsightsReader } from '../bot/insights.js';
 import { ChannelUnavailableError, slim, type AgentRef, type HandoffHub, type HubEvent } from '../handoff/hub.js';
 import { ConflictError, ConversationNotFoundError, type ConversationRecord } from '../handoff/queue-store.js';
@@ -31,8 +32,15 @@ import { AGENT_CONSOLE_CSP } from '../security/headers.js';
 import { MAX_JSON_DEPTH, jsonTooDeep } from '../security/json-depth.js';
 import { DEFAULT_RATE_LIMITS, LoginThrottle, clientKey, makeLimiter, waitInWords, type LoginThrottleOptions, type RateLimiter, type RateLimitOptions } from '../security/rate-limit.js';
 import { isUnavailable } from '../storage/postgres/database.js';
+import { ANALYTICS_CHANNELS, MAX_REPORT_DAYS, type AnalyticsReporter } from '../analytics/index.js';
 import type { AgentAccountStore, PublicAgent } from './accounts.js';
+import type { CsatStore } from '../bot/csat-store.js';
+import { MEDIA_ID_PATTERN, type MediaStore } from '../media/store.js';
+import { mediaOfTranscript, sendMedia } from '../media/serve.js';
+import { MAX_AGENT_ATTACHMENTS } from '../media/outbound.js';
+import { attachmentRefusal, replyAttachments, storeAgentAttachment } from './attachments.js';
 import { MAX_PASSWORD_LENGTH } from './password-policy.js';
+import { consoleActivity, deliveryStatusOf } from './transcript-view.js';
 import { AgentSessions, DEFAULT_SESSION_TTL_MS, SessionRefusedError, type AgentSession, type AgentSessionStore, type SessionEnd } from './sessions.js';
 
 /** Largest JSON body the agent API reads. */
@@ -75,6 +83,14 @@ export interface AgentApiOptions {
    * or an instance shared by several mounts); `false`: none. Default `DEFAULT_LOGIN_THROTTLE`.
    */
   loginThrottle?: LoginThrottle | Partial<LoginThrottleOptions> | false;
+  /** The analytics report (`GET /api/agent/analytics`); without it the route answers 404. */
+  analytics?: AnalyticsReporter;
+  /** Satisfaction surveys: a conversation's view carries its latest one as `csat`. */
+  csat?: Pick<CsatStore, 'latest'>;
+  /** Files (`backend.media`): agents attach them to replies. */
+  media?: MediaStore;
+  /** What the last knowledge edit changed for saved customer questions: the knowledge view and `knowledge` events carry it as `changes`. */
+  knowledgeChanges?: Pick<ReloadDiffs, 'latest' | 'on'>;
 }
 
 /** The 401 message for each way a session ends (the response also carries the `reason`). */
@@ -98,13 +114,20 @@ class HttpError extends Error {
 }
 
 const loginBody = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(MAX_PASSWORD_LENGTH) });
-const messageBody = z.object({ text: z.string().trim().min(1).max(4096) });
+const messageBody = z
+  .object({ text: z.string().trim().max(4096).default(''), attachments: z.array(z.string().regex(MEDIA_ID_PATTERN, 'not a media id')).max(MAX_AGENT_ATTACHMENTS).default([]) })
+  .refine((b) => b.text !== '' || b.attachments.length > 0, { message: 'write a text, attach a file (attachments: [mediaId]), or both', path: ['text'] });
 const noteBody = z.object({ text: z.string().trim().min(1).max(4096) });
 const transferBody = z
   .object({ agentId: z.string().min(1).optional(), team: z.string().min(1).nullable().optional() })
   .refine((b) => (b.agentId !== undefined) !== (b.team !== undefined), { message: 'give exactly one of agentId or team (null: back to the general queue)' });
 const statusQuery = z.enum(['queued', 'assigned', 'bot', 'resolved', 'active']).default('active');
 const daysError = `must be a whole number of days from 1 to ${MAX_GAPS_DAYS}`;
+const analyticsDaysError = `must be a whole number of days from 1 to ${MAX_REPORT_DAYS}`;
+const analyticsQuery = z.object({
+  days: z.string().regex(/^[0-9]{1,9}$/, analyticsDaysError).transform(Number).refine((d) => d >= 1 && d <= MAX_REPORT_DAYS, analyticsDaysError).default(30),
+  channel: z.enum(ANALYTICS_CHANNELS).optional(),
+});
 const knowledgeQuery = z.object({
   days: z.string().regex(/^[0-9]{1,9}$/, daysError).transform(Number).refine((d) => d >= 1 && d <= MAX_GAPS_DAYS, daysError).default(DEFAULT_GAPS_DAYS),
 });
@@ -139,6 +162,8 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
 /** Maps errors to status codes; platform refusals keep their own name and message. */
 function toHttp(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
+  const refused = attachmentRefusal(err);
+  if (refused) return new HttpError(refused.status, refused.code, refused.message);
   const e = err as Error & { code?: unknown };
   if (err instanceof ConflictError) return new HttpError(409, 'Conflict', err.message, err.holder ? { holder: err.holder } : {});
   if (err instanceof ConversationNotFoundError) return new HttpError(404, 'NotFound', err.message);
@@ -292,13 +317,13 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): AgentAp
 
   const agentRef = (a: PublicAgent): AgentRef => ({ id: a.id, name: a.name, teams: a.teams, capacity: a.capacity });
 
-  /** Wraps a JSON route: auth (unless public), errors as JSON. */
-  function route(handler: (req: Request, res: Response, session: AgentSession) => Promise<[number, unknown]>, isPublic = false) {
+  /** Wraps a JSON route: auth (unless public), errors as JSON. A handler that answers itself (a file) returns nothing. */
+  function route(handler: (req: Request, res: Response, session: AgentSession) => Promise<[number, unknown] | void>, isPublic = false) {
     return async (req: Request, res: Response) => {
       try {
         const session = isPublic ? (undefined as unknown as AgentSession) : await bearer(req);
-        const [status, body] = await handler(req, res, session);
-        res.json(status, body);
+        const answer = await handler(req, res, session);
+        if (answer) res.json(answer[0], answer[1]);
       } catch (err) {
         const h = toHttp(err);
         if (h.status >= 500) logger.error('agent API failed', { path: req.path(), error: (err as Error).message });
@@ -394,11 +419,24 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): AgentAp
         200,
         {
           conversation: await view(record),
-          transcript: transcript.map(slim),
+          transcript: transcript.map(consoleActivity),
           context: { reason: record.reason, question: record.question, rejected, summary: record.summary, team: record.team, priority: record.priority },
           deliveryFailures: failures,
+          deliveryStatus: await deliveryStatusOf(hub, record),
+          csat: (await options.csat?.latest(record.id)) ?? null,
+          media: options.media ? await mediaOfTranscript(options.media, transcript) : [],
         },
       ];
+    }),
+  );
+
+  // A stored file (a customer's photo, an agent's attachment), for agents only; see src/media/serve.ts for the headers.
+  server.get(
+    '/api/agent/media/:id',
+    route(async (req, res) => {
+      const found = await options.media?.get(id(req));
+      if (!found) throw new HttpError(404, 'NotFound', `agent API: no file ${id(req)}`);
+      sendMedia(res, found);
     }),
   );
 
@@ -411,8 +449,23 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): AgentAp
     '/api/agent/conversations/:id/messages',
     route(async (req, _res, s) => {
       const body = parse(messageBody, await readJson(req), 'messages');
-      const activity = await hub.sendAgentMessage(id(req), agentRef(s.agent), body.text);
+      const attachments = await replyAttachments(options.media, await hub.mustGet(id(req)), body.attachments);
+      const activity = await hub.sendAgentMessage(id(req), agentRef(s.agent), body.text, attachments);
       return [201, { activity: slim(activity as Partial<Activity>) }];
+    }),
+  );
+
+  // One file for a reply (multipart, field `file`): stored and checked against the customer's channel; `{mediaId}`.
+  server.post(
+    '/api/agent/conversations/:id/attachments',
+    route(async (req, _res, s) => {
+      const record = await hub.mustGet(id(req));
+      if (record.owner !== 'assigned' || record.agentId !== s.agent.id) {
+        req.resume();
+        throw new HttpError(409, 'Conflict', `agent API attachments: claim conversation ${record.id} before attaching files to a reply`);
+      }
+      const stored = await storeAgentAttachment(req, options.media, record);
+      return [201, { mediaId: stored.id, contentType: stored.contentType, name: stored.name, size: stored.size }];
     }),
   );
 
@@ -459,9 +512,19 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): AgentAp
         200,
         {
           status: isWatched(knowledge) ? knowledge.summary(MAX_KNOWLEDGE_PROBLEMS) : null,
+          changes: options.knowledgeChanges?.latest() ?? null,
           gaps: gaps ? { ...gaps, unhelpful: gaps.unhelpful.map((f) => ({ ...f, question: knowledge?.get(f.entryId)?.question })) } : null,
         },
       ];
+    }),
+  );
+
+  server.get(
+    '/api/agent/analytics',
+    route(async (req) => {
+      const query = parse(analyticsQuery, req.query ?? {}, 'analytics');
+      if (!options.analytics) throw new HttpError(404, 'NotFound', 'agent API analytics: this server records no analytics');
+      return [200, await options.analytics(query)];
     }),
   );
 
@@ -494,12 +557,14 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): AgentAp
   // A knowledge reload, or a rejected one, goes to every console: the banner appears and goes without a refresh.
   const knowledgeStreams = new Set<(text: string) => void>();
   if (isWatched(knowledge)) {
-    const push = (change: 'reloaded' | 'rejected') => () => {
-      const text = `event: knowledge\ndata: ${JSON.stringify({ change, status: knowledge.summary(MAX_KNOWLEDGE_PROBLEMS) })}\n\n`;
+    const push = (change: 'reloaded' | 'rejected' | 'changes') => () => {
+      const changes = options.knowledgeChanges?.latest() ?? null;
+      const text = `event: knowledge\ndata: ${JSON.stringify({ change, status: knowledge.summary(MAX_KNOWLEDGE_PROBLEMS), changes })}\n\n`;
       for (const write of knowledgeStreams) write(text);
     };
     knowledge.on('reloaded', push('reloaded'));
     knowledge.on('rejected', push('rejected'));
+    options.knowledgeChanges?.on('computed', push('changes')); // the replay of the saved questions, after a reload
   }
 
   // The session is checked first (asynchronously), then the stream handler runs with it.
@@ -575,12 +640,19 @@ export function mountAgentApi(server: Server, options: AgentApiOptions): AgentAp
     'index.html': 'text/html; charset=utf-8',
     'app.js': 'text/javascript; charset=utf-8',
     'markdown.js': 'text/javascript; charset=utf-8',
+    'analytics.js': 'text/javascript; charset=utf-8',
+    'media.js': 'text/javascript; charset=utf-8',
+    'chart.umd.js': 'text/javascript; charset=utf-8',
     'marked.js': 'text/javascript; charset=utf-8',
     'style.css': 'text/css; charset=utf-8',
     'favicon.svg': 'image/svg+xml',
   };
   // marked's browser ES module build straight from node_modules (no CDN): the console renders the bot's Markdown with it.
-  const outside: Record<string, string> = { 'marked.js': createRequire(import.meta.url).resolve('marked') };
+  // Chart.js's UMD build likewise, for the analytics view's charts.
+  const outside: Record<string, string> = {
+    'marked.js': createRequire(import.meta.url).resolve('marked'),
+    'chart.umd.js': path.join(path.dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.js'),
+  };
   const serve = (name: string) => async (_req: Request, res: Response) => {
     const type = Object.hasOwn(files, name) ? files[name] : undefined;
     if (!type) {

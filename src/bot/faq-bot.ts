@@ -28,10 +28,17 @@ import { HANDOFF_REQUESTER, type HandoffRequest, type HandoffRequester } from '.
 import type { DetailKind, KnowledgeEntry, KnowledgeSearcher, SearchContext } from '../knowledge/types.js';
 import { readsAsQuestion, recognizeDetail, recognizePick, recognizeYesNo, type Offered } from './choices.js';
 import type { InsightsRecorder } from './insights.js';
+import { keepMiss, keptText } from './limits.js';
+import { boundQuestion } from '../handoff/limits.js';
+import type { CsatSurvey } from './csat.js';
+import { noteDecision, notedDecision, type AnalyticsRecorder } from '../analytics/recorder.js';
+import type { BotMetrics } from '../ops/metrics.js';
+import type { QuestionRecorder } from '../knowledge/questions-store.js';
+import { SMALLTALK_TAG } from '../knowledge/tags.js';
 import { detailName, t, type BotStringKey } from './strings.js';
 
-/** Entries tagged so get no "Did this help?" (greetings, thanks). */
-export const SMALLTALK_TAG = 'smalltalk';
+/** Entries tagged so get no "Did this help?" (greetings, thanks); defined with the knowledge format. */
+export { SMALLTALK_TAG };
 /** Entries tagged so are the "talk to a person" phrases of the knowledge folder: handoff reason `customer-asked`. */
 export const HANDOFF_REQUEST_TAG = 'handoff-request';
 /** How many of the knowledge's topics (its folders) the bot names when a question is out of scope. */
@@ -108,6 +115,14 @@ export interface FaqBotOptions {
   userState: UserState;
   /** Where feedback and unanswered questions go (`InsightsStore`). */
   insights: InsightsRecorder;
+  /** The satisfaction survey after a person resolved the conversation; none: no survey. */
+  csat?: Pick<CsatSurvey, 'onMessage'>;
+  /** Where each turn's decision (answer, suggest, miss) and reply time go; none: not recorded. */
+  analytics?: Pick<AnalyticsRecorder, 'botTurn'>;
+  /** Counts each message turn's decision by channel (`Metrics`); none: not counted. */
+  metrics?: BotMetrics;
+  /** Where each new question and its decision go, for `kb diff` (in the background); none: not saved. */
+  questions?: Pick<QuestionRecorder, 'record'>;
   clock?: Clock;
   logger?: Logger;
 }
@@ -123,7 +138,7 @@ export class FaqBot extends ActivityHandler {
   private readonly conversationData: StatePropertyAccessor<FaqConversationData>;
   private readonly userData: StatePropertyAccessor<FaqUserData>;
 
-  constructor(options: FaqBotOptions) {
+  constructor(private readonly options: FaqBotOptions) {
     super();
     this.knowledge = options.knowledge;
     this.conversationState = options.conversationState;
@@ -152,11 +167,14 @@ export class FaqBot extends ActivityHandler {
 
   /** Runs the turn, then saves conversation and user state (also when the turn failed half-way). */
   override async run(context: TurnContext): Promise<void> {
+    const recorded = context.activity.type === ActivityTypes.Message ? this.options.analytics?.botTurn(context) : undefined;
     try {
       await super.run(context);
     } finally {
       await this.conversationState.saveChanges(context, false);
       await this.userState.saveChanges(context, false);
+      recorded?.();
+      if (context.activity.type === ActivityTypes.Message) this.options.metrics?.botDecision(context.activity.channelId, notedDecision(context));
     }
   }
 
@@ -174,6 +192,9 @@ export class FaqBot extends ActivityHandler {
       await this.say(context, 'unsupportedMessage');
       return;
     }
+
+    // A rating or comment for the survey after a resolution (a new question ends the survey and goes on).
+    if (await this.options.csat?.onMessage(context, text)) return;
 
     const pending = data.pending;
     data.pending = undefined;
@@ -300,14 +321,16 @@ export class FaqBot extends ActivityHandler {
   /** A new question. */
   private async ask(context: TurnContext, data: FaqConversationData, text: string, locale: string | undefined): Promise<void> {
     const decision = this.knowledge.decide(text, this.searchContext(context));
+    this.options.questions?.record(text, decision, this.searchContext(context));
     if (decision.kind === 'answer') return this.answer(context, data, decision.match.entry, text);
     // Small talk is answered or not at all: "Did you mean: Who are you?" to a question about the weather helps nobody.
     const close = decision.kind === 'suggest' ? decision.matches.filter((m) => !m.entry.tags.includes(SMALLTALK_TAG)) : [];
     if (close.length > 0) {
+      noteDecision(context, 'suggest');
       const offered = close.slice(0, MAX_SUGGESTIONS).map((m) => ({ value: m.entry.id, title: m.entry.question }));
       const list = offered.map((o, i) => `${i + 1}. ${o.title}`).join('\n');
       const actions = [...offered.map((o) => imBack(o.title)), imBack(t(locale, 'noneOfTheseAction'))];
-      data.pending = { kind: 'suggestions', query: text, offered };
+      data.pending = { kind: 'suggestions', query: keptText(text), offered };
       data.pendingAt = this.clock.now().toISOString();
       data.followUps = undefined;
       await context.sendActivity(markdown(t(locale, offered.length === 1 ? 'didYouMeanOne' : 'didYouMean', { list }), actions));
@@ -318,6 +341,7 @@ export class FaqBot extends ActivityHandler {
 
   /** Sends an entry's answer, then either hands off, asks "Did this help?", or (small talk) nothing. */
   private async answer(context: TurnContext, data: FaqConversationData, entry: KnowledgeEntry, query: string): Promise<void> {
+    noteDecision(context, 'answer', entry.id);
     const unanswered = data.misses ?? [];
     data.misses = [];
 
@@ -347,7 +371,7 @@ export class FaqBot extends ActivityHandler {
     // The follow-ups go once, after Yes/No on "Did this help?": web chat and Messenger show only the
     // last message's buttons, and on WhatsApp each message with choices is an interactive list of its own.
     await context.sendActivity(markdown(entry.answer));
-    data.pending = { kind: 'feedback', entryId: entry.id, query, ...(entry.asksFor ? { asked: { entryId: entry.id, kind: entry.asksFor } } : {}) };
+    data.pending = { kind: 'feedback', entryId: entry.id, query: keptText(query), ...(entry.asksFor ? { asked: { entryId: entry.id, kind: entry.asksFor } } : {}) };
     data.pendingAt = this.clock.now().toISOString();
     await this.sendYesNo(context, 'didThisHelp', followUpActions);
   }
@@ -358,8 +382,9 @@ export class FaqBot extends ActivityHandler {
    * miss in a row an offer of a person.
    */
   private async miss(context: TurnContext, data: FaqConversationData, query: string, first: 'rephrase' | 'outOfScope' = 'rephrase'): Promise<void> {
+    noteDecision(context, 'miss');
     data.followUps = undefined;
-    data.misses = [...(data.misses ?? []), query];
+    data.misses = keepMiss(data.misses, query);
     try {
       await this.insights.recordUnanswered({
         query,
@@ -392,6 +417,7 @@ export class FaqBot extends ActivityHandler {
     const full: HandoffRequest = { ...request };
     if (data.rejectedEntryIds?.length) full.rejectedEntryIds = [...data.rejectedEntryIds];
     if (full.question === undefined) delete full.question;
+    else full.question = boundQuestion(full.question);
     if (!requester) {
       await this.say(context, 'humanUnavailable');
       return;

@@ -18,6 +18,7 @@
 import type { Storage, StoreItem } from 'botbuilder';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../log.js';
+import { keptText } from './limits.js';
 
 /** One document change of a batch: gets the document so far, returns it changed. */
 type Change = (doc: StoreItem | undefined) => StoreItem;
@@ -111,7 +112,8 @@ export class InsightsStore implements InsightsRecorder {
 
   /** Keeps a question the bot could not answer, in the document of its UTC day. */
   async recordUnanswered(question: Omit<UnansweredQuestion, 'at'> & { at?: string }): Promise<void> {
-    const item: UnansweredQuestion = { ...question, at: question.at ?? this.clock.now().toISOString() };
+    // Cut short: the day's document is rewritten on every miss, and editors read a question, not a pasted page.
+    const item: UnansweredQuestion = { ...question, query: keptText(question.query), at: question.at ?? this.clock.now().toISOString() };
     const day = item.at.slice(0, 10);
     await this.update<DayDoc>(this.dayKey(day), (doc) => {
       const d = doc ?? { day, items: [] };

@@ -53,6 +53,10 @@ export interface BotStrings {
   humanUnavailable: string;
   /** Media, location, stickers… on a channel where the bot only reads text. */
   unsupportedMessage: string;
+  /** A file, sticker or location the customer sent is kept for a person to see (the bot cannot read it). */
+  mediaKept: string;
+  /** A file the customer sent could not be received (download failed, too large). */
+  mediaNotKept: string;
   /** A turn failed (the adapter's onTurnError); nothing the customer did wrong. */
   turnError: string;
 }
@@ -76,6 +80,28 @@ export interface BotVocabulary {
   questionWords: string[];
 }
 
+/**
+ * The satisfaction survey after a person resolved a conversation (src/bot/csat.ts). The rating is
+ * offered as choices (`ratingActions`, best first, each title starting with its number so a tap
+ * reads as the rating) and understood when typed: a number ("4", "five") or one of `ratingWords`.
+ */
+export interface CsatStrings {
+  /** The question; `{agent}` is the name of the agent who resolved the chat. */
+  ask: string;
+  /** Same without an agent's name. */
+  askNoAgent: string;
+  /** Choice titles for ratings 5, 4, 3, 2, 1 (WhatsApp list rows: at most 24 characters). */
+  ratingActions: [string, string, string, string, string];
+  /** After the rating: one optional prompt for a comment. */
+  askComment: string;
+  /** After the comment (or a bare "no" to it). */
+  thanks: string;
+  /** Words that mean a rating, by rating ("great" → 5); a longer phrase wins over a word inside it ("not good" → 2). */
+  ratingWords: Record<1 | 2 | 3 | 4 | 5, string[]>;
+  /** Words that go with a rating in any wording ("4 **stars**", "**give** it a 5"), besides the bot's filler words. */
+  ratingFillerWords: string[];
+}
+
 /** Everything one locale provides. */
 export interface LocaleStrings {
   bot: BotStrings;
@@ -88,6 +114,8 @@ export interface LocaleStrings {
   // ---------------------------------------------------------------------------------------------
   /** What the handoff plugin says to customers (queue position, agent joined, resolved, cancel words). */
   handoff: HandoffStrings;
+  /** The satisfaction survey after a resolution. */
+  csat: CsatStrings;
 }
 
 const en: LocaleStrings = {
@@ -111,6 +139,8 @@ const en: LocaleStrings = {
     offerDeclined: 'No problem. Ask me anything else.',
     humanUnavailable: "I'm sorry, a person isn't available on this channel. You can keep asking me, though.",
     unsupportedMessage: 'Sorry, I can only read text messages here. Please type your question.',
+    mediaKept: "I can't look at files or locations myself, but I've kept what you sent — if you'd like a person to see it, say \"talk to a person\".",
+    mediaNotKept: "I couldn't receive that file — please send it again, or say \"talk to a person\".",
     turnError: 'Sorry, something went wrong on my side. Please try again in a moment.',
   },
   vocabulary: {
@@ -148,6 +178,21 @@ const en: LocaleStrings = {
     agentStatus: '{agent} from our team',
     cancelPhrases: ['cancel', 'never mind', 'nevermind', 'forget it', "don't need a person", 'no longer needed', 'stop waiting'],
   },
+  csat: {
+    ask: 'How did {agent} do? Please rate this chat from 1 (very poor) to 5 (very good).',
+    askNoAgent: 'How did we do? Please rate this chat from 1 (very poor) to 5 (very good).',
+    ratingActions: ['5 – Very good', '4 – Good', '3 – OK', '2 – Poor', '1 – Very poor'],
+    askComment: "Thanks! Anything you'd like to add? (optional)",
+    thanks: 'Thank you for your feedback!',
+    ratingWords: {
+      5: ['very good', 'great', 'excellent', 'amazing', 'perfect', 'awesome', 'fantastic', 'brilliant', 'superb', 'outstanding', 'loved it'],
+      4: ['good', 'nice', 'pretty good', 'helpful', 'quite good'],
+      3: ['ok', 'okay', 'fine', 'average', 'so so', 'so-so', 'alright', 'not bad', 'meh'],
+      2: ['poor', 'bad', 'not good', 'not great', 'unhelpful', 'disappointing', 'not helpful'],
+      1: ['very poor', 'very bad', 'terrible', 'awful', 'horrible', 'useless', 'worst', 'dreadful', 'appalling'],
+    },
+    ratingFillerWords: ['star', 'stars', 'rating', 'rate', 'give', 'out', 'of', 'points', 'was', 'were', 'be', 'so', 'service', 'chat'],
+  },
 };
 
 /** All locales; keys are lower-case language tags. */
@@ -174,6 +219,11 @@ export function t(locale: string | undefined, key: BotStringKey, params: Record<
 /** The words the bot listens for in the customer's locale. */
 export function vocabulary(locale?: string): BotVocabulary {
   return localeStrings(locale).vocabulary;
+}
+
+/** The satisfaction survey's sentences and words in the customer's locale. */
+export function csatStrings(locale?: string): CsatStrings {
+  return localeStrings(locale).csat;
 }
 
 /** The name of an `asks_for` detail in the customer's locale ("phone number"). */

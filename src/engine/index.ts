@@ -3,7 +3,20 @@
  * deliver, reply windows), give it an `Inbox` (files: `FileChannelJournal`; PostgreSQL:
  * `PgChannelJournal` from src/storage) and an `EventBus`.
  */
-export { TurnEngineAdapter, DEFAULT_LEASE_TTL_MS, DEFAULT_SWEEP_INTERVAL_MS, DEFAULT_UNSETTLED_RETRY_MS, contentHash, summarizeActivity, type TurnEngineOptions } from './turn-engine.js';
+export {
+  TurnEngineAdapter,
+  TurnQueueFullError,
+  DEFAULT_LEASE_TTL_MS,
+  DEFAULT_SWEEP_INTERVAL_MS,
+  DEFAULT_UNSETTLED_RETRY_MS,
+  DEFAULT_MAX_CONCURRENT_TURNS,
+  DEFAULT_MAX_QUEUED_TURNS_PER_CONVERSATION,
+  MAX_WAITING_CONVERSATIONS,
+  contentHash,
+  summarizeActivity,
+  type AcceptOptions,
+  type TurnEngineOptions,
+} from './turn-engine.js';
 export { FileChannelJournal } from './file-journal.js';
 export { LocalEventBus, type EventBus, type BusHandler } from './bus.js';
 export { InboxStorageError, StoreUnavailableError } from './errors.js';

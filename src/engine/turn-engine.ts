@@ -32,6 +32,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { handleAdapterOnlyActivity, type BotLogic, type MountableAdapter } from './channel.js';
 import type { Inbox, InboxItem, TurnSend } from './inbox.js';
 import { StoreUnavailableError } from './errors.js';
+import type { ChannelMetrics, TurnOutcome } from '../ops/metrics.js';
 
 /** What every channel's engine takes; the adapter's own options extend or include these. */
 export interface TurnEngineOptions {
@@ -51,6 +52,19 @@ export interface TurnEngineOptions {
   sweepIntervalMs?: number;
   /** How long a conversation whose turn could not be settled waits before it is tried again. Default 30 s. */
   unsettledRetryMs?: number;
+  /**
+   * Turns this process runs at once, all conversations together (Config.maxConcurrentTurns). The rest
+   * wait their turn, so a burst (a signed batch of thousands of Meta messages) cannot crowd out
+   * `/healthz` and the agent console. Default `DEFAULT_MAX_CONCURRENT_TURNS`.
+   */
+  maxConcurrentTurns?: number;
+  /**
+   * Items of one conversation this process accepted and has not run yet; one more is refused with
+   * `TurnQueueFullError` before it is stored (see `accept`). Default `DEFAULT_MAX_QUEUED_TURNS_PER_CONVERSATION`.
+   */
+  maxQueuedTurnsPerConversation?: number;
+  /** Turns, their outcome and duration, the bot's reply time, Graph API calls (`Metrics`); none: not measured. */
+  metrics?: ChannelMetrics;
 }
 
 /** Default `TurnEngineOptions.leaseTtlMs`. */
@@ -61,11 +75,68 @@ export const DEFAULT_SWEEP_INTERVAL_MS = 2_000;
 export const DEFAULT_UNSETTLED_RETRY_MS = 30_000;
 /** Conversations asked for per sweep. */
 const SWEEP_BATCH = 200;
+/**
+ * Default `TurnEngineOptions.maxConcurrentTurns`. A turn is mostly waiting (storage, the platform's
+ * API), so a few dozen keep two cores busy; thousands at once only lengthen every wait, `/healthz`'s too.
+ */
+export const DEFAULT_MAX_CONCURRENT_TURNS = 32;
+/**
+ * Default `TurnEngineOptions.maxQueuedTurnsPerConversation`: far more than a person types before the
+ * bot answers, far less than a script posting in a loop.
+ */
+export const DEFAULT_MAX_QUEUED_TURNS_PER_CONVERSATION = 50;
+/**
+ * Conversations that wait in memory for a turn slot. Past it a conversation is not queued here: its
+ * items stay pending in the inbox, where the sweep finds them once there is room, so memory stays
+ * bounded and nothing accepted is dropped.
+ */
+export const MAX_WAITING_CONVERSATIONS = 10_000;
+/** The longest `Retry-After` a full conversation queue asks for. */
+const MAX_QUEUE_RETRY_AFTER_S = 60;
+
+/**
+ * `accept` refused items because their conversation already has `limit` turns waiting in this process.
+ * Nothing of the call was stored, so a sender that retries after `retryAfterSeconds` loses nothing;
+ * a channel answers 429 with `Retry-After`.
+ */
+export class TurnQueueFullError extends Error {
+  override name = 'TurnQueueFullError';
+  readonly statusCode = 429;
+  readonly code = 'TooManyRequests';
+  constructor(
+    readonly conversationId: string,
+    readonly limit: number,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`turn engine: conversation ${conversationId} already has ${limit} messages waiting for the bot; send again in ${retryAfterSeconds} s`);
+  }
+}
+
+/** How `accept` treats a conversation whose queue is full. */
+export interface AcceptOptions {
+  /**
+   * `reject` (default): throw `TurnQueueFullError` before storing anything. `store`: store and run
+   * everything regardless — for a sender that cannot retry one conversation alone (a Meta batch mixes
+   * many customers; refusing it holds back all of them, and Meta disables a webhook that keeps failing).
+   */
+  whenQueueFull?: 'reject' | 'store';
+}
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** turnState key of the inbound item a turn runs for (absent in proactive turns). */
 const TURN_KEY = Symbol('switchboard.engine.turn');
+/** turnState key of when the turn's message was accepted (ms since epoch): the bot's reply time is measured from it. */
+export const TURN_ACCEPTED_AT = Symbol.for('switchboard.engine.acceptedAt');
+
+/** turnState key set when `onTurnError` handled a turn's error (it never reaches `runItem` then). */
+const TURN_FAILED = Symbol('switchboard.engine.failed');
+
+/** A conversation's drain in progress (see `TurnEngineAdapter.running`). */
+interface DrainState {
+  again: boolean;
+  yielded: boolean;
+}
 
 /** What a turn knows of itself for the crash replay. */
 interface TurnMark {
@@ -114,11 +185,21 @@ export abstract class TurnEngineAdapter extends BotAdapter implements MountableA
   private sweeper?: NodeJS.Timeout;
   private sweeping?: Promise<void>;
   private closing = false;
-  /** Conversations this process is draining; `again` asks the drain to look once more when it ends. */
-  private readonly running = new Map<string, { again: boolean }>();
+  /**
+   * Conversations this process is draining (each holds one of `maxConcurrentTurns` slots); `again`
+   * asks the drain to look once more when it ends, `yielded` that it gave its slot to a waiting one.
+   */
+  private readonly running = new Map<string, DrainState>();
+  /** Conversations waiting for a slot, oldest first (a Set keeps insertion order and dedupes). */
+  private readonly waiting = new Set<string>();
   /** Conversations whose turn could not be settled, and when to try them again. */
   private readonly retryAt = new Map<string, number>();
-  private inFlight = 0;
+  /** Ids of items this process accepted and has not run, per conversation (the per-conversation bound). */
+  private readonly queued = new Map<string, Set<string>>();
+  private readonly maxConcurrentTurns: number;
+  private readonly maxQueuedPerConversation: number;
+  /** Moving average of a turn's duration (ms), for the Retry-After of a full queue. */
+  private turnMs = 100;
   private idleWaiters: (() => void)[] = [];
 
   protected constructor(
@@ -133,6 +214,11 @@ export abstract class TurnEngineAdapter extends BotAdapter implements MountableA
     this.leaseTtlMs = engine.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS;
     this.sweepIntervalMs = engine.sweepIntervalMs ?? DEFAULT_SWEEP_INTERVAL_MS;
     this.unsettledRetryMs = engine.unsettledRetryMs ?? DEFAULT_UNSETTLED_RETRY_MS;
+    this.maxConcurrentTurns = engine.maxConcurrentTurns ?? DEFAULT_MAX_CONCURRENT_TURNS;
+    this.maxQueuedPerConversation = engine.maxQueuedTurnsPerConversation ?? DEFAULT_MAX_QUEUED_TURNS_PER_CONVERSATION;
+    if (!(this.maxConcurrentTurns >= 1) || !(this.maxQueuedPerConversation >= 1)) {
+      throw new RangeError(`turn engine: maxConcurrentTurns and maxQueuedTurnsPerConversation must be at least 1 (got ${this.maxConcurrentTurns}, ${this.maxQueuedPerConversation})`);
+    }
   }
 
   /** Adds the channel's routes to `server`; every inbound activity runs `logic` through the middleware. */
@@ -158,9 +244,27 @@ export abstract class TurnEngineAdapter extends BotAdapter implements MountableA
     return this.opening;
   }
 
+  /** The turn-error handler; the engine marks the turn failed before it runs (for the metrics). */
+  override get onTurnError(): (context: TurnContext, error: Error) => Promise<void> {
+    return super.onTurnError;
+  }
+  override set onTurnError(handler: (context: TurnContext, error: Error) => Promise<void>) {
+    super.onTurnError = handler && (async (context, error) => {
+      context.turnState.set(TURN_FAILED, true);
+      return handler(context, error);
+    });
+  }
+
+  /** Items this process accepted and has not run yet, all conversations together (the metrics' inbox backlog). */
+  get backlog(): number {
+    let n = 0;
+    for (const ids of this.queued.values()) n += ids.size;
+    return n;
+  }
+
   /** Resolves once no turn of this process is running or due (tests, benchmarks, shutdown). */
   whenIdle(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
+    if (this.running.size === 0 && this.waiting.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -181,17 +285,56 @@ export abstract class TurnEngineAdapter extends BotAdapter implements MountableA
    * Stores inbound items (before the channel answers its HTTP request) and schedules the new ones;
    * one result per item. Throws the inbox's storage error when they could not be stored: the
    * channel then answers so that the sender retries (503).
+   *
+   * A conversation may have `maxQueuedTurnsPerConversation` items accepted here and not yet run. One
+   * more throws `TurnQueueFullError` before anything of the call is stored: a refusal the sender can
+   * retry loses nothing, whereas storing and then dropping would break "answered 200 means stored and
+   * answered once". Repeats of items already stored are never refused (they are answered as repeats).
+   * A sender that cannot retry per conversation passes `whenQueueFull: 'store'`.
    */
-  protected async accept(items: InboxItem[]) {
+  protected async accept(items: InboxItem[], options: AcceptOptions = {}) {
     await this.start();
+    if ((options.whenQueueFull ?? 'reject') === 'reject') this.checkQueueRoom(items);
     const results = await this.inbox.accept(items);
     items.forEach((item, i) => {
-      if (results[i]?.fresh) this.schedule(item.conversationId);
+      if (!results[i]?.fresh) return;
+      const ids = this.queued.get(item.conversationId) ?? new Set<string>();
+      this.queued.set(item.conversationId, ids.add(item.id));
+      this.schedule(item.conversationId);
     });
     return results;
   }
 
-  /** Runs a conversation's pending items in this process unless it is already doing so. */
+  /** Throws `TurnQueueFullError` when `items` would take a conversation past its queue bound. */
+  private checkQueueRoom(items: InboxItem[]): void {
+    const adding = new Map<string, Set<string>>();
+    for (const item of items) {
+      if (this.queued.get(item.conversationId)?.has(item.id)) continue; // a repeat: answered from the inbox
+      const ids = adding.get(item.conversationId) ?? new Set<string>();
+      adding.set(item.conversationId, ids.add(item.id));
+    }
+    for (const [conversationId, ids] of adding) {
+      const waiting = this.queued.get(conversationId)?.size ?? 0;
+      if (waiting + ids.size <= this.maxQueuedPerConversation) continue;
+      const over = waiting + ids.size - this.maxQueuedPerConversation;
+      const retryAfter = Math.min(MAX_QUEUE_RETRY_AFTER_S, Math.max(1, Math.ceil((over * this.turnMs) / 1000)));
+      this.logger.warn('conversation queue full; refusing its new messages until the bot catches up', { channel: this.channelId, conversation: conversationId, waiting });
+      throw new TurnQueueFullError(conversationId, this.maxQueuedPerConversation, retryAfter);
+    }
+  }
+
+  /** Forgets one item (`id`) or all (the inbox has none pending) of a conversation's queue bound. */
+  private unqueue(conversationId: string, id?: string): void {
+    const ids = this.queued.get(conversationId);
+    if (!ids) return;
+    if (id !== undefined) ids.delete(id);
+    if (id === undefined || ids.size === 0) this.queued.delete(conversationId);
+  }
+
+  /**
+   * Runs a conversation's pending items in this process unless it is already doing so: at once while
+   * fewer than `maxConcurrentTurns` conversations run, else after those waiting before it.
+   */
   protected schedule(conversationId: string): void {
     if (this.closing) return;
     const running = this.running.get(conversationId);
@@ -199,23 +342,50 @@ export abstract class TurnEngineAdapter extends BotAdapter implements MountableA
       running.again = true;
       return;
     }
-    const state = { again: false };
+    if (this.waiting.has(conversationId)) return;
+    if (this.running.size < this.maxConcurrentTurns) this.begin(conversationId);
+    else if (this.waiting.size < MAX_WAITING_CONVERSATIONS) this.waiting.add(conversationId);
+    // else: its items stay pending in the inbox and a later sweep schedules it.
+  }
+
+  /** Starts draining a conversation in one of the slots. */
+  private begin(conversationId: string): void {
+    const state: DrainState = { again: false, yielded: false };
     this.running.set(conversationId, state);
-    this.inFlight++;
     void this.drain(conversationId, state)
       .catch((err) => this.logger.error('could not run the conversation\'s turns; the sweep tries again', { channel: this.channelId, conversation: conversationId, error: (err as Error).message }))
       .finally(() => {
         this.running.delete(conversationId);
-        if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+        // Back of the line: the conversations that waited for a slot go first. Also while closing,
+        // so everything accepted before `close` still runs.
+        if (state.yielded) this.waiting.add(conversationId);
+        this.fillSlots();
       });
   }
 
-  /** Under the conversation's lease, runs its pending items oldest first until none is left. */
-  private async drain(conversationId: string, state: { again: boolean }): Promise<void> {
+  /** Fills free slots from the waiting conversations, oldest first; wakes `whenIdle` once all are done. */
+  private fillSlots(): void {
+    while (this.running.size < this.maxConcurrentTurns && this.waiting.size > 0) {
+      const next = this.waiting.values().next().value!;
+      this.waiting.delete(next);
+      this.begin(next);
+    }
+    if (this.running.size === 0 && this.waiting.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /**
+   * Under the conversation's lease, runs its pending items oldest first until none is left — or,
+   * while other conversations wait for a slot, one item and then gives the slot up (`yielded`), so
+   * one busy conversation cannot hold back the others.
+   */
+  private async drain(conversationId: string, state: DrainState): Promise<void> {
     do {
       state.again = false;
       if (!this.logic) return;
-      if (!(await this.inbox.lease(conversationId, this.leaseTtlMs))) return; // another instance runs it
+      if (!(await this.inbox.lease(conversationId, this.leaseTtlMs))) {
+        this.unqueue(conversationId); // another instance runs it, and counts what it runs
+        return;
+      }
       const renew = setInterval(() => {
         void this.inbox.lease(conversationId, this.leaseTtlMs).then(
           (ok) => ok || this.logger.warn('lost the lease of a conversation while its turn runs', { channel: this.channelId, conversation: conversationId }),
@@ -225,15 +395,23 @@ export abstract class TurnEngineAdapter extends BotAdapter implements MountableA
       renew.unref();
       let stopped = false;
       try {
-        for (;;) {
-          const item = await this.inbox.nextPending(conversationId);
-          if (!item) break;
+        let item = await this.inbox.nextPending(conversationId);
+        while (item) {
+          const started = Date.now();
           if (!(await this.runItem(item))) {
             stopped = true;
             this.retryAt.set(conversationId, this.clock.now().getTime() + this.unsettledRetryMs);
             return;
           }
+          this.unqueue(conversationId, item.id);
+          this.turnMs += (Date.now() - started - this.turnMs) / 8;
+          item = await this.inbox.nextPending(conversationId);
+          if (item && this.waiting.size > 0) {
+            state.yielded = true;
+            return;
+          }
         }
+        this.unqueue(conversationId); // none pending: whatever was counted was run (here or elsewhere)
       } finally {
         clearInterval(renew);
         await this.inbox.release(conversationId).catch((err) => this.logger.warn('could not release a conversation lease', { channel: this.channelId, conversation: conversationId, error: (err as Error).message }));
@@ -250,7 +428,7 @@ export abstract class TurnEngineAdapter extends BotAdapter implements MountableA
       try {
         const now = this.clock.now().getTime();
         for (const conv of await this.inbox.pendingConversations(SWEEP_BATCH)) {
-          if (this.running.has(conv) || (this.retryAt.get(conv) ?? 0) > now) continue;
+          if (this.running.has(conv) || this.waiting.has(conv) || (this.retryAt.get(conv) ?? 0) > now) continue;
           this.retryAt.delete(conv);
           this.schedule(conv);
         }
@@ -263,8 +441,17 @@ export abstract class TurnEngineAdapter extends BotAdapter implements MountableA
     return this.sweeping;
   }
 
-  /** Runs one item's turn; true once it is done, false when it stays pending (not settled). */
+  /** Runs one item's turn, measured (`TurnEngineOptions.metrics`); true once it is done, false when it stays pending. */
   private async runItem(item: InboxItem): Promise<boolean> {
+    const ended = this.engine.metrics?.turnStarted(this.channelId);
+    const turn = { failed: false, replayed: false };
+    const done = await this.runTurn(item, turn);
+    ended?.((!done || turn.failed ? 'failed' : turn.replayed ? 'replayed' : 'ok') satisfies TurnOutcome);
+    return done;
+  }
+
+  /** `runItem` without the measuring; `turn` learns whether it failed or re-ran an earlier run's sends. */
+  private async runTurn(item: InboxItem, turn: { failed: boolean; replayed: boolean }): Promise<boolean> {
     const activity = { ...item.activity } as Partial<Activity>;
     if (typeof activity.timestamp === 'string') activity.timestamp = new Date(activity.timestamp);
     if (typeof activity.localTimestamp === 'string') activity.localTimestamp = new Date(activity.localTimestamp);
@@ -274,6 +461,8 @@ export abstract class TurnEngineAdapter extends BotAdapter implements MountableA
       const context = new TurnContext(this, activity);
       const mark: TurnMark = { item, sent: 0, earlier: await this.earlierSends(item), claimed: new Set() };
       context.turnState.set(TURN_KEY, mark);
+      context.turnState.set(TURN_ACCEPTED_AT, item.at);
+      turn.replayed = mark.earlier.length > 0;
       const turnLogic = this.logicFor(activity, logic);
       await this.runMiddleware(context, async (ctx) => {
         await turnLogic(ctx);
@@ -283,7 +472,9 @@ export abstract class TurnEngineAdapter extends BotAdapter implements MountableA
         if (mark.relog.length)
           await ctx.sendActivities(mark.relog.map((k) => ({ ...mark.earlier[k]!.activity, type: ActivityTypes.Message, timestamp: new Date(mark.earlier[k]!.at) })));
       });
+      turn.failed = context.turnState.get(TURN_FAILED) === true;
     } catch (err) {
+      turn.failed = true;
       // Without an onTurnError (or when it threw too); the turn is over either way.
       this.logger.error('turn failed', { channel: this.channelId, conversation: item.conversationId, error: (err as Error).message });
     }
@@ -361,6 +552,7 @@ export abstract class TurnEngineAdapter extends BotAdapter implements MountableA
       return mark.earlier[k]!.ids.at(-1) ?? '';
     }
     const ids = await this.deliver(context, activity);
+    if (n === 0 && isMessage(mark.item.activity)) this.engine.metrics?.firstReply(this.channelId, this.clock.now().getTime() - mark.item.at);
     await this.recordSendDurably(mark.item.id, { n, h, ids, at: this.clock.now().getTime(), activity: summarizeActivity(activity) });
     if (ids.length) await this.delivered(activity.conversation?.id ?? context.activity.conversation?.id ?? '', activity, ids);
     return ids.at(-1) ?? '';

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { Low } from 'lowdb';
 import { PrivateJSONFile } from '../storage/adapters.js';
 import { PRIVATE_DIR_MODE } from '../storage/files.js';
-import { matchesQuery, VersionConflictError, type ConversationRecord, type QueueQuery, type QueueStore } from './queue-store.js';
+import { countOpenRecords, matchesQuery, VersionConflictError, type ConversationRecord, type OpenCount, type QueueQuery, type QueueStore } from './queue-store.js';
 
 /** Keeps every record in memory (the queue is small) and persists each to its own file. */
 export class FileQueueStore implements QueueStore {
@@ -57,6 +57,10 @@ export class FileQueueStore implements QueueStore {
     return out;
   }
 
+  async countOpen(): Promise<OpenCount[]> {
+    return countOpenRecords(this.records.values());
+  }
+
   async save(record: ConversationRecord): Promise<ConversationRecord> {
     const current = this.records.get(record.id);
     const actual = current?.version ?? 0;
@@ -84,6 +88,9 @@ export class MemoryQueueStore implements QueueStore {
   }
   async list(query?: QueueQuery) {
     return [...this.records.values()].filter((r) => matchesQuery(r, query)).map((r) => structuredClone(r));
+  }
+  async countOpen() {
+    return countOpenRecords(this.records.values());
   }
   async save(record: ConversationRecord) {
     const actual = this.records.get(record.id)?.version ?? 0;

@@ -15,6 +15,7 @@ import {
   MessageFactory,
   TurnContext,
   type Activity,
+  type Attachment,
   type BotAdapter,
   type ResourceResponse,
   type TranscriptInfo,
@@ -37,8 +38,11 @@ import {
   type QueueStore,
 } from './queue-store.js';
 import { defaultHandoffStrings, fill, handoffStrings, type HandoffStrings } from './strings.js';
-import { customerMessages, summarize } from './summary.js';
+import { customerMessages } from './summary.js';
+import { summarizeOffThread } from './summary-pool.js';
+import { boundQuestion } from './limits.js';
 import type { HandoffReason, HandoffRequest, Owner } from './types.js';
+import { mediaContentOf } from '../media/attachments.js';
 
 /** A channel adapter as the hub uses it: any botbuilder adapter, optionally with routes and a reply window. */
 export type ChannelAdapter = BotAdapter &
@@ -132,6 +136,9 @@ export function isHandoffNotice(activity: Partial<Activity>): boolean {
   return activity.channelData?.switchboard?.notice === 'handoff';
 }
 
+/** A step after a resolution: `continueWith` runs a proactive turn on the customer's channel. */
+export type ResolvedListener = (record: ConversationRecord, continueWith: (logic: (context: TurnContext) => Promise<void>) => Promise<void>) => Promise<void>;
+
 /** The channel has no adapter in this server (so no reply can go out). */
 export class ChannelUnavailableError extends Error {
   override name = 'ChannelUnavailableError';
@@ -159,6 +166,8 @@ export interface HandoffHubOptions {
   bus?: EventBus;
   /** Presence heartbeat and expiry (defaults: 10 s and 30 s; see presence.ts). */
   presence?: { heartbeatMs?: number; expiryMs?: number };
+  /** Hears this hub's own conversation changes (not other instances'), e.g. the analytics recorder: each change once. */
+  observe?: (change: Extract<HubEvent, { type: 'conversation' }>['change'], record: ConversationRecord) => void;
 }
 
 /** Orders the queue: higher priority first, then first come first served. */
@@ -237,6 +246,7 @@ export class HandoffHub {
   }
 
   private emit(e: Exclude<HubEvent, { type: 'presence' }>): void {
+    if (e.type === 'conversation') this.options.observe?.(e.change, e.conversation);
     this.events.publish(e);
   }
 
@@ -433,6 +443,8 @@ export class HandoffHub {
     const team = request.entryId ? this.knowledge?.get(request.entryId)?.tags.find((t) => !NON_TEAM_TAGS.includes(t)) : undefined;
     const priority = this.options.priorities?.[request.reason] ?? DEFAULT_PRIORITIES[request.reason];
     const now = this.clock.now().toISOString();
+    // Any bot's question is kept bounded on the record (rewritten on every change); the transcript has it whole.
+    const question = boundQuestion(request.question);
     const record = await this.mutate(base.id, (r) => {
       if (r.owner !== 'bot') return r; // a concurrent turn queued it first
       return {
@@ -447,7 +459,7 @@ export class HandoffHub {
         queuedAt: now,
         assignedAt: undefined,
         reason: request.reason,
-        question: request.question,
+        question,
         rejectedEntryIds: request.rejectedEntryIds ?? [],
         summary: undefined,
         handoffs: r.handoffs + 1,
@@ -458,7 +470,7 @@ export class HandoffHub {
     // Reading the transcript and running recognizers-text takes longer than queueing: it happens
     // after the consoles know, and they receive the summary as a follow-up change.
     const current = JSON.parse(JSON.stringify(a)) as Activity;
-    const handoffContext = { reason: request.reason, question: request.question, rejectedEntryIds: request.rejectedEntryIds ?? [], entryId: request.entryId, team, priority };
+    const handoffContext = { reason: request.reason, question, rejectedEntryIds: request.rejectedEntryIds ?? [], entryId: request.entryId, team, priority };
     this.track(this.enrich(record, current, handoffContext));
     const position = (await this.position(record.id)) ?? 1;
     return { record, alreadyQueued: false, position, waitMs: await this.estimateWaitMs(position), open: this.isOpen(), agentsOnline: this.onlineAgents().length };
@@ -477,9 +489,9 @@ export class HandoffHub {
     while (this.pending.size) await Promise.all([...this.pending]);
   }
 
-  /** What the agent reads first: the customer's problem in their words, then the details, dates resolved per message. */
+  /** What the agent reads first: the customer's problem in their words, then the details, dates resolved per message (in the summary worker). */
   private summaryOf(record: ConversationRecord, transcript: Partial<Activity>[]) {
-    return summarize(customerMessages(transcript, record.customer.id), undefined, this.clock.now(), {
+    return summarizeOffThread(customerMessages(transcript, record.customer.id), undefined, this.clock.now(), {
       question: record.question,
       timeZone: this.options.businessHours?.timeZone,
     });
@@ -488,7 +500,7 @@ export class HandoffHub {
   /** Adds the summary and records `handoff.initiate` with the transcript attached. */
   private async enrich(record: ConversationRecord, current: Activity, handoffContext: Record<string, unknown>): Promise<void> {
     const transcript = await this.transcriptWithCurrent(record, current);
-    const summary = this.summaryOf(record, transcript);
+    const summary = await this.summaryOf(record, transcript);
     const saved = await this.mutate(record.id, (r) => (r.handoffs === record.handoffs ? { ...r, summary } : r));
     const context = { activity: current } as unknown as TurnContext; // EventFactory reads only `context.activity`
     await this.recordEvent(saved, EventFactory.createHandoffInitiation(context, { ...handoffContext, summary: summary.text }, { activities: transcript }));
@@ -574,7 +586,7 @@ export class HandoffHub {
 
   private async initiateTakeover(record: ConversationRecord): Promise<void> {
     const transcript = await this.transcript(record);
-    const summary = this.summaryOf(record, transcript);
+    const summary = await this.summaryOf(record, transcript);
     const saved = await this.mutate(record.id, (r) => (r.handoffs === record.handoffs ? { ...r, summary } : r));
     const activity = TurnContext.applyConversationReference({ type: ActivityTypes.Message, id: undefined }, record.reference, true) as Activity;
     const fakeContext = { activity } as unknown as TurnContext; // EventFactory only reads `context.activity`
@@ -669,7 +681,27 @@ export class HandoffHub {
     await this.recordEvent(record, this.statusEvent(record, 'completed', `resolved by ${by.name}`));
     this.emit({ type: 'conversation', change: 'resolved', conversation: record });
     await this.notify(record, fill(this.stringsFor(record.reference.locale).resolved, { agent: by.name }));
+    for (const listener of this.resolvedListeners) {
+      // A step after the resolve (the survey) must never make the agent's resolve fail.
+      await listener(record, (logic) => this.continueWith(record, logic)).catch((err: Error) =>
+        this.logger.warn('after-resolve step failed', { conversationId: id, error: err.message }),
+      );
+    }
     return record;
+  }
+
+  private readonly resolvedListeners: ResolvedListener[] = [];
+
+  /**
+   * Runs `listener` after each resolution this instance makes, once the customer has been told (the
+   * satisfaction survey, src/bot/csat.ts); it gets the proactive turn to reply in. Returns the unsubscribe.
+   */
+  onResolved(listener: ResolvedListener): () => void {
+    this.resolvedListeners.push(listener);
+    return () => {
+      const i = this.resolvedListeners.indexOf(listener);
+      if (i >= 0) this.resolvedListeners.splice(i, 1);
+    };
   }
 
   /** Keeps an agent-only note on the conversation. */
@@ -680,10 +712,10 @@ export class HandoffHub {
   }
 
   /**
-   * Sends the holder's reply on the customer's channel. A platform refusal (e.g. the adapter's
+   * Sends the holder's reply, with any `attachments` (from `mediaAttachment`), on the customer's channel. A platform refusal (e.g. the adapter's
    * `ReplyWindowClosedError`) is thrown to the caller so the console can show it — never dropped.
    */
-  async sendAgentMessage(id: string, by: AgentRef, text: string): Promise<Partial<Activity>> {
+  async sendAgentMessage(id: string, by: AgentRef, text: string, attachments: Attachment[] = []): Promise<Partial<Activity>> {
     const record = await this.mustGet(id);
     if (record.owner !== 'assigned' || record.agentId !== by.id) {
       const holder = record.owner === 'assigned' ? { agentId: record.agentId!, agentName: record.agentName } : undefined;
@@ -695,6 +727,8 @@ export class HandoffHub {
       );
     }
     const activity = MessageFactory.text(text);
+    if (attachments.length) activity.attachments = attachments; // stored files: each adapter sends them its own way
+    if (!text) delete activity.text;
     activity.channelData = { switchboard: { agent: { agentId: by.id, agentName: by.name } } };
     const response = await this.deliver(record, activity);
     const sent = { ...activity, id: response?.id ?? activity.id, timestamp: this.clock.now(), from: { id: by.id, name: by.name, role: 'bot' } };
@@ -704,19 +738,23 @@ export class HandoffHub {
 
   /** A proactive message through the channel's adapter; runs the adapter's middleware (so it is logged). */
   private async deliver(record: ConversationRecord, activity: Partial<Activity>): Promise<ResourceResponse | undefined> {
+    let response: ResourceResponse | undefined;
+    await this.continueWith(record, async (ctx) => {
+      response = await ctx.sendActivity(activity);
+    });
+    return response;
+  }
+
+  /** Runs `logic` in a proactive turn on the customer's channel, through the adapter's middleware (so what it sends is logged). */
+  async continueWith(record: ConversationRecord, logic: (context: TurnContext) => Promise<void>): Promise<void> {
     const adapter = this.adapters[record.channelId];
     if (!adapter) throw new ChannelUnavailableError(`Handoff: no adapter for channel ${record.channelId} in this server; enable the channel to reply`);
-    let response: ResourceResponse | undefined;
-    const logic = async (ctx: TurnContext) => {
-      response = await ctx.sendActivity(activity);
-    };
     try {
       await adapter.continueConversationAsync(this.options.botAppId ?? '', record.reference, logic);
     } catch (err) {
       if ((err as Error).message !== 'NotImplemented') throw err;
       await adapter.continueConversation(record.reference, logic); // adapters that only implement the older method
     }
-    return response;
   }
 
   /** A notice to the customer that must not make the agent's action fail (e.g. the window has closed). */
@@ -772,7 +810,8 @@ export function slim(a: Partial<Activity>): Partial<Activity> {
     timestamp: a.timestamp,
     from: a.from,
     conversation: a.conversation ? ({ id: a.conversation.id } as Activity['conversation']) : undefined,
-    attachments: a.attachments?.filter((x) => x.name !== 'Transcript').map((x) => ({ contentType: x.contentType, name: x.name, contentUrl: x.contentUrl })),
+    // A file's size, a location's coordinates: what the console shows beside the link (src/media/attachments.ts).
+    attachments: a.attachments?.filter((x) => x.name !== 'Transcript').map((x) => ({ contentType: x.contentType, name: x.name, contentUrl: x.contentUrl, ...mediaContentOf(x) })),
     suggestedActions: a.suggestedActions,
     value: a.type === ActivityTypes.Event ? a.value : undefined,
     channelData: a.channelData?.switchboard ? { switchboard: a.channelData.switchboard } : undefined,

@@ -10,7 +10,7 @@
  *   const hub = new HandoffHub({ store: new PgQueueStore(db), ... });
  */
 import type { Database } from '../storage/postgres/database.js';
-import { VersionConflictError, type ConversationRecord, type QueueQuery, type QueueStore } from './queue-store.js';
+import { VersionConflictError, type ConversationRecord, type OpenCount, type QueueQuery, type QueueStore } from './queue-store.js';
 
 /** `QueueStore` over a `Database`; stateless, so every instance may hold one. */
 export class PgQueueStore implements QueueStore {
@@ -37,6 +37,16 @@ export class PgQueueStore implements QueueStore {
     const sql = `SELECT record FROM handoff_conversations${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq`;
     const { rows } = await this.db.query<{ record: ConversationRecord }>(sql, params, 'PgQueueStore.list');
     return rows.map((r) => r.record);
+  }
+
+  async countOpen(): Promise<OpenCount[]> {
+    // Through the owner index: only open conversations' rows are read, however many the bot has had.
+    const { rows } = await this.db.query<{ channel_id: string; owner: OpenCount['owner']; count: string }>(
+      `SELECT channel_id, owner, count(*) AS count FROM handoff_conversations WHERE owner IN ('queued', 'assigned') GROUP BY channel_id, owner`,
+      [],
+      'PgQueueStore.countOpen',
+    );
+    return rows.map((r) => ({ channelId: r.channel_id, owner: r.owner, count: Number(r.count) }));
   }
 
   async save(record: ConversationRecord): Promise<ConversationRecord> {

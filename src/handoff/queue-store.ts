@@ -93,7 +93,29 @@ export interface QueueStore {
    * returns it with the new version; otherwise throws `VersionConflictError` and stores nothing.
    */
   save(record: ConversationRecord): Promise<ConversationRecord>;
+  /** How many conversations each channel has waiting (`queued`) or with an agent (`assigned`): counted, not read (metrics scrape it). */
+  countOpen(): Promise<OpenCount[]>;
   close?(): Promise<void>;
+}
+
+/** One line of `QueueStore.countOpen`. */
+export interface OpenCount {
+  channelId: string;
+  owner: 'queued' | 'assigned';
+  count: number;
+}
+
+/** `countOpen` over records in memory (shared by the file and memory stores). */
+export function countOpenRecords(records: Iterable<ConversationRecord>): OpenCount[] {
+  const counts = new Map<string, OpenCount>();
+  for (const r of records) {
+    if (r.owner !== 'queued' && r.owner !== 'assigned') continue;
+    const key = `${r.owner} ${r.channelId}`;
+    const c = counts.get(key) ?? { channelId: r.channelId, owner: r.owner, count: 0 };
+    c.count++;
+    counts.set(key, c);
+  }
+  return [...counts.values()];
 }
 
 /** Another writer saved the record first; re-read and decide again. */

@@ -175,7 +175,7 @@ describe('agent API', () => {
       const ada = await f.login('ada');
       const r = await f.call('GET', '/api/agent/knowledge', ada);
       expect(r.status).to.equal(200);
-      expect(r.body).to.deep.equal({ status: null, gaps: null });
+      expect(r.body).to.deep.equal({ status: null, gaps: null, changes: null });
     });
 
     it('streams a new queue entry to a connected console over server-sent events', async () => {

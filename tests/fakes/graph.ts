@@ -8,6 +8,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { FakeGraphMedia } from './graph-media.js';
+import { FakeGraphUploads } from './graph-uploads.js';
 
 /** One request the fake answered, as the tests inspect it. */
 export interface RecordedRequest {
@@ -22,7 +24,7 @@ export interface RecordedRequest {
   /** ms since epoch when it arrived (for benchmarks). */
   at: number;
   /** `messenger`, `whatsapp` or `profile`. */
-  api: 'messenger' | 'whatsapp' | 'profile' | 'unknown';
+  api: 'messenger' | 'whatsapp' | 'profile' | 'media' | 'unknown';
   /** True for message sends (not sender actions, read receipts, profile lookups). */
   isMessage: boolean;
 }
@@ -65,11 +67,13 @@ const messengerMessage = z.union([
     quick_replies: z.array(quickReply).max(13).optional(),
   }).strict(),
 ]);
+/** A PSID, or a Customer Chat Plugin guest's `user_ref` (answered without `recipient_id`). */
+const messengerRecipient = z.union([z.object({ id: z.string().min(1) }).strict(), z.object({ user_ref: z.string().min(1) }).strict()]);
 const messengerSend = z.union([
-  z.object({ recipient: z.object({ id: z.string().min(1) }), sender_action: z.enum(['typing_on', 'typing_off', 'mark_seen']) }).strict(),
+  z.object({ recipient: messengerRecipient, sender_action: z.enum(['typing_on', 'typing_off', 'mark_seen']) }).strict(),
   z
     .object({
-      recipient: z.object({ id: z.string().min(1) }),
+      recipient: messengerRecipient,
       messaging_type: z.enum(['RESPONSE', 'UPDATE', 'MESSAGE_TAG']),
       tag: z.string().optional(),
       message: messengerMessage,
@@ -112,6 +116,9 @@ const whatsappSend = z.union([
   z.object({ ...waBase, type: z.literal('interactive'), interactive }).strict(),
   z.object({ ...waBase, type: z.literal('template'), template: z.object({ name: z.string().min(1), language: z.object({ code: z.string().min(2) }), components: z.array(z.unknown()).optional() }) }).strict(),
   z.object({ ...waBase, type: z.literal('image'), image: z.object({ link: z.string().url().optional(), id: z.string().optional(), caption: z.string().max(1024).optional() }) }).strict(),
+  z
+    .object({ ...waBase, type: z.literal('document'), document: z.object({ link: z.string().url().optional(), id: z.string().optional(), caption: z.string().max(1024).optional(), filename: z.string().max(240).optional() }).strict() })
+    .strict(),
 ]);
 
 /** The fake Graph API server; `start()` it, point `graphApiUrl` at `url`. */
@@ -125,6 +132,20 @@ export class FakeGraph {
   private waiters: { pred: (r: RecordedRequest) => boolean; count: number; resolve: () => void }[] = [];
   url = '';
   readonly options: Required<FakeGraphOptions>;
+  /** Customers' files: WhatsApp's media lookup and download, Messenger's CDN (tests/fakes/graph-media.ts). */
+  readonly media = new FakeGraphMedia({
+    whatsappAccessToken: () => this.options.whatsappAccessToken,
+    phoneNumberId: () => this.options.phoneNumberId,
+    origin: () => new URL(this.url).origin,
+  });
+
+  /** Files our server uploaded: WhatsApp `/media`, Messenger multipart sends (tests/fakes/graph-uploads.ts). */
+  readonly uploads = new FakeGraphUploads({
+    pageAccessToken: () => this.options.pageAccessToken,
+    whatsappAccessToken: () => this.options.whatsappAccessToken,
+    phoneNumberId: () => this.options.phoneNumberId,
+    windowClosed: (id) => this.closedWindows.has(id),
+  });
 
   constructor(options: FakeGraphOptions = {}) {
     this.options = {
@@ -199,6 +220,7 @@ export class FakeGraph {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.media.serve(req, res)) return; // file downloads are bytes, not Graph JSON
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const url = new URL(req.url ?? '/', 'http://fake');
@@ -221,7 +243,8 @@ export class FakeGraph {
       api: 'unknown',
       isMessage: false,
     };
-    const [status, response, headers] = this.route(rec, body, req.headers.authorization, query);
+    const form = await this.uploads.parse(req.headers, Buffer.concat(chunks));
+    const [status, response, headers] = form ? this.routeForm(rec, form, req.headers.authorization, query) : this.route(rec, body, req.headers.authorization, query);
     rec.status = status;
     rec.response = response;
     if (this.options.record) this.requests.push(rec);
@@ -234,6 +257,17 @@ export class FakeGraph {
         w.resolve();
       }
     }
+  }
+
+  /** A multipart request (a file upload): recorded with its fields and file sizes, answered by `uploads`. */
+  private routeForm(rec: RecordedRequest, form: NonNullable<Awaited<ReturnType<FakeGraphUploads['parse']>>>, authorization: string | undefined, query: Record<string, string>): [number, unknown, Record<string, string>?] {
+    const path = /^\/v\d+\.\d+\/(.+)$/.exec(rec.path)?.[1] ?? '';
+    const token = query.access_token ?? (authorization?.startsWith('Bearer ') ? authorization.slice(7) : undefined);
+    const { api, isMessage, answer } = this.uploads.route(rec.method, path, token, form);
+    rec.api = api;
+    rec.isMessage = isMessage;
+    if (this.options.record) rec.body = { ...form.fields, files: form.files.map((f) => ({ field: f.field, filename: f.filename, contentType: f.contentType, size: f.bytes.length })) };
+    return answer;
   }
 
   private route(rec: RecordedRequest, body: any, authorization: string | undefined, query: Record<string, string>): [number, unknown, Record<string, string>?] {
@@ -253,7 +287,8 @@ export class FakeGraph {
       if (scripted) return scriptedResponse(scripted);
       if (this.closedWindows.has(body.recipient.id) && body.tag !== 'HUMAN_AGENT')
         return graphError(400, 10, 2018278, '(#10) This message is sent outside of allowed window.');
-      return [200, { recipient_id: body.recipient.id, message_id: `m_fake_${++this.seq}` }];
+      // Sends to a user_ref are answered without recipient_id (Send API reference).
+      return [200, { ...(body.recipient.id ? { recipient_id: body.recipient.id } : {}), message_id: `m_fake_${++this.seq}` }];
     }
 
     if (rec.method === 'POST' && path === `${this.options.phoneNumberId}/messages`) {
@@ -263,10 +298,19 @@ export class FakeGraph {
       if (!parsed.success) return graphError(400, 100, undefined, `(#100) Invalid parameter: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       rec.isMessage = !('status' in parsed.data);
       if (!rec.isMessage) return [200, { success: true }];
+      const mediaObject = body.type === 'image' ? body.image : body.type === 'document' ? body.document : undefined;
+      if (mediaObject && (mediaObject.id === undefined) === (mediaObject.link === undefined)) return graphError(400, 100, undefined, `(#100) Invalid parameter: ${body.type} needs exactly one of id or link`);
+      if (mediaObject?.id !== undefined && !this.uploads.has(mediaObject.id)) return graphError(400, 131053, undefined, `(#131053) Media upload error: unknown media id ${mediaObject.id}`);
       const scripted = this.scripted.shift();
       if (scripted) return scriptedResponse(scripted);
       if (this.closedWindows.has(body.to) && body.type !== 'template') return graphError(400, 131047, undefined, '(#131047) Re-engagement message');
       return [200, { messaging_product: 'whatsapp', contacts: [{ input: body.to, wa_id: body.to }], messages: [{ id: `wamid.fake${++this.seq}` }] }];
+    }
+
+    const media = this.media.lookup(rec.method, path, token, query);
+    if (media) {
+      rec.api = 'media';
+      return media;
     }
 
     if (rec.method === 'GET' && /^[\w.-]+$/.test(path)) {

@@ -81,7 +81,11 @@ export async function createFixture(options: { hours?: string; timeZone?: string
       adapters[channelId] = a; // one customer conversation per test adapter; the latest one serves proactive sends
       return a;
     },
-    close: () => rm(dir, { recursive: true, force: true }),
+    // The summary of a handoff is made in a worker thread after the turn: let it land before the folder goes.
+    close: async () => {
+      await hub.settled();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Fault: the PostgreSQL server is stopped for 5 s under paced traffic on all three channels and
  * started again, with two `npm start` instances on it. While it is down, webhooks answer 503 (Meta
- * sends each again until it is accepted), web chat POSTs answer 503 with Direct Line's `{code, message}`
+ * sends each again until it is accepted), web chat POSTs answer 503 with Direct Line's `{"error": {code, message}}`
  * (the client sends again with the same clientActivityID) and `/healthz` answers 503 naming the
  * database; once it is back `/healthz` recovers and every acknowledged message is answered exactly once.
  *
@@ -86,7 +86,7 @@ describe('instances: PostgreSQL stopped for 5 s under load and started again', f
       for (;;) {
         const a = await send(balancer.next().url);
         if (ok(a)) return a;
-        if (a.status === 503 && (kind === 'webhook' || (typeof a.body?.code === 'string' && typeof a.body?.message === 'string'))) {
+        if (a.status === 503 && (kind === 'webhook' || (typeof a.body?.error?.code === 'string' && typeof a.body?.error?.message === 'string'))) {
           if (kind === 'webhook') seen.webhook503++;
           else seen.webChat503++;
         } else unexpected.push(`${what}: ${a.status} ${JSON.stringify(a.body)?.slice(0, 300)}`);
@@ -207,7 +207,7 @@ describe('instances: PostgreSQL stopped for 5 s under load and started again', f
       graphSends: sentIds.length,
     });
 
-    expect(unexpected, 'answers other than 200 or a 503 (web chat: with {code, message})').to.deep.equal([]);
+    expect(unexpected, 'answers other than 200 or a 503 (web chat: with {error: {code, message}})').to.deep.equal([]);
     expect(seen.webhook503, 'webhooks answered 503 while the database was down').to.be.greaterThan(0);
     expect(seen.webChat503, 'web chat POSTs answered 503 while the database was down').to.be.greaterThan(0);
     expect(healthWhileDown.length).to.be.greaterThan(0);

@@ -7,6 +7,8 @@
 // other text (a right-to-left override in a name must not flip what follows it); in strings that
 // cannot hold elements (the title, <option>, error lines) they are wrapped in FSI … PDI instead.
 import { renderMarkdown } from './markdown.js';
+import { mountAnalytics } from './analytics.js';
+import { attachmentView } from './media.js';
 
 /**
  * @typedef {{ id: string, name?: string, label: string, contact?: string }} Customer
@@ -18,7 +20,7 @@ import { renderMarkdown } from './markdown.js';
  * @typedef {{ id?: string, type?: string, name?: string, text?: string, timestamp?: string, value?: any,
  *   from?: { id?: string, name?: string, role?: string }, conversation?: { id: string },
  *   attachments?: { contentType: string }[], channelData?: { switchboard?: { system?: boolean, agent?: { agentName: string } } } }} Activity
- * @typedef {{ conversation: Conversation, transcript: Activity[], context: any, deliveryFailures?: any[] }} Detail
+ * @typedef {{ conversation: Conversation, transcript: Activity[], context: any, deliveryFailures?: any[], csat?: { rating?: number, comment?: string, askedAt?: string } | null }} Detail
  * @typedef {{ id: string, name: string, teams: string[], online?: boolean }} Agent
  */
 
@@ -52,6 +54,8 @@ const state = {
   kbStatus: null,
   /** @type {any} */
   kbGaps: null,
+  /** @type {any} what the last knowledge edit changed for saved customer questions (null before the first edit) */
+  kbChanges: null,
 };
 
 // ---- helpers ---------------------------------------------------------------------------------
@@ -118,8 +122,9 @@ class SignedOutError extends Error {
 async function api(method, path, body) {
   /** @type {Record<string, string>} */
   const headers = { authorization: `Bearer ${state.token}` };
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const form = body instanceof FormData; // a file upload: the browser writes the multipart boundary
+  if (body !== undefined && !form) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : form ? body : JSON.stringify(body) });
   const data = await res.json().catch(() => ({}));
   if (res.status === 401) {
     signOut(signedOutMessage(data));
@@ -340,7 +345,10 @@ function handleBlock(block) {
   }
   else if (event === 'typing') customerTyping(payload.conversationId);
   else if (event === 'presence') renderOnline(payload.agentsOnline);
-  else if (event === 'knowledge') onKnowledge(payload.status);
+  else if (event === 'knowledge') {
+    onKnowledge(payload.status);
+    onKnowledgeChanges(payload.changes);
+  }
 }
 
 /** @param {string} change @param {Conversation} c */
@@ -499,7 +507,44 @@ async function loadKnowledge() {
   const data = await api('GET', `/api/agent/knowledge?days=${encodeURIComponent($('kb-days').value)}`);
   state.kbGaps = data.gaps;
   onKnowledge(data.status);
+  onKnowledgeChanges(data.changes);
   renderGaps();
+}
+
+/** The newest replay of the saved questions wins, fetched or pushed. @param {any} changes */
+function onKnowledgeChanges(changes) {
+  if (changes && (!state.kbChanges || changes.computedAt >= state.kbChanges.computedAt)) state.kbChanges = changes;
+  renderKnowledgeChanges();
+}
+
+/** An outcome as an editor reads it. @param {{kind: string, entryIds: string[], confidence: number}} o */
+function outcomeText(o) {
+  if (o.kind === 'answer') return `answer ${o.entryIds[0]} (${o.confidence.toFixed(2)})`;
+  if (o.kind === 'suggest') return `suggest ${o.entryIds.join(', ')}`;
+  return 'no answer';
+}
+
+/** "This edit changed N answers": the saved customer questions whose reply the last edit changed, the most asked first. */
+function renderKnowledgeChanges() {
+  const c = state.kbChanges;
+  $('kb-changes').hidden = !c;
+  if (!c) return;
+  $('kb-changes-title').textContent = `This edit changed ${plural(c.changedCount, 'answer')}`;
+  const shown = c.changed.length < c.changedCount ? ` The ${c.changed.length} most asked are listed.` : '';
+  $('kb-changes-note').textContent =
+    `The edit loaded at ${clockTime(c.loadedAt)}, replayed over ${plural(c.questions, 'saved customer question')}: ` +
+    `${plural(c.changedAsked, 'asking')} would now get another reply.${shown}`;
+  $('kb-changes-list').replaceChildren(
+    ...c.changed.map((/** @type {any} */ q) =>
+      el(
+        'li',
+        { dataset: { testid: 'kb-change' } },
+        el('span', { class: 'name' }, q.question),
+        el('span', { class: 'count' }, `${q.count}×`),
+        el('span', { class: 'muted' }, `${outcomeText(q.before)} → ${outcomeText(q.after)}`),
+      ),
+    ),
+  );
 }
 
 /** The latest of a fetched and a pushed state wins, whichever arrives last. @param {any} status */
@@ -586,6 +631,7 @@ function showKnowledge() {
   state.selectedId = null;
   state.detail = null;
   $('detail').hidden = true;
+  $('analytics').hidden = true;
   $('knowledge').hidden = false;
   renderList();
   act(loadKnowledge);
@@ -609,6 +655,7 @@ async function openConversation(id, { quiet = false } = {}) {
     state.detail = data;
     state.conversations.set(id, data.conversation);
     $('knowledge').hidden = true;
+    $('analytics').hidden = true;
     renderDetail();
     renderList();
   } catch (err) {
@@ -649,7 +696,7 @@ function renderDetail() {
   $('d-contact').replaceChildren(...(c.customer.contact ? [el('bdi', {}, c.customer.contact)] : []));
   $('d-contact').hidden = !c.customer.contact;
   const status = c.owner === 'queued' ? [`waiting${c.position ? ` (#${c.position})` : ''}`] : c.owner === 'assigned' ? ['with ', el('bdi', {}, c.agentName)] : [c.resolvedAt ? 'resolved, with the bot' : 'with the bot'];
-  $('d-meta').replaceChildren(`${c.channelId} · `, ...status, c.team ? ` · team ${c.team}` : '');
+  $('d-meta').replaceChildren(`${c.channelId} · `, ...status, c.team ? ` · team ${c.team}` : '', ...csatBadge(state.detail.csat));
   const can = actionsFor(c, state.agent.id);
   $('claim').textContent = c.owner === 'bot' ? 'Take over' : 'Claim';
   able('claim', can.claim);
@@ -657,6 +704,7 @@ function renderDetail() {
   able('transfer', can.transfer);
   $('transfer-to').disabled = !!can.transfer;
   able('send', can.send);
+  able('attach', can.send);
   $('actions-note').textContent = can.mine ? '' : can.heldBy ? `${can.heldBy}: only they can reply, transfer or resolve.` : '';
   $('reply').placeholder = can.mine ? 'Write to the customer…' : can.send;
   const me = state.agent.id;
@@ -680,6 +728,16 @@ function renderDetail() {
   $('d-notes').replaceChildren(...c.notes.map((n) => el('li', {}, el('b', {}, el('bdi', {}, n.agentName)), ': ', n.text)));
   renderTranscript();
   tick();
+}
+
+/**
+ * The customer's rating of the latest resolution ("★ 4/5 — 'quick and kind'"), or nothing when they gave none.
+ * @param {Detail['csat']} csat
+ */
+function csatBadge(csat) {
+  if (!csat?.rating) return [];
+  const text = `★ ${csat.rating}/5${csat.comment ? ` — “${csat.comment}”` : ''}`;
+  return [' · ', el('span', { class: 'csat', dataset: { testid: 'csat' }, title: 'Customer satisfaction after the resolution' }, el('bdi', {}, text))];
 }
 
 /**
@@ -764,6 +822,11 @@ function renderTranscript() {
       items.push(el('li', { class: 'system' + earlier, dataset: { testid: 'system-line' } }, system));
       continue;
     }
+    const change = customerChange(a);
+    if (change) {
+      items.push(el('li', { class: 'system' + earlier, dataset: { testid: 'customer-change' } }, ...change));
+      continue;
+    }
     if (a.type !== 'message') continue;
     const agent = a.channelData?.switchboard?.agent;
     // Outgoing activities do not always carry a role: whoever is not the customer is the bot.
@@ -771,13 +834,38 @@ function renderTranscript() {
     const who = agent ? agent.agentName : role === 'bot' ? 'Bot' : c.customer.label;
     const when = a.timestamp ? new Date(a.timestamp).toLocaleTimeString() : '';
     // The bot and agents write Markdown (rendered safely); what the customer typed is always plain text.
-    const body = a.text
-      ? el('div', { class: role === 'user' ? 'text' : 'text md' }, role === 'user' ? a.text : renderMarkdown(a.text))
-      : a.attachments?.length ? `[${a.attachments.map((x) => x.contentType).join(', ')}]` : '';
+    const text = a.text ? el('div', { class: role === 'user' ? 'text' : 'text md' }, role === 'user' ? a.text : renderMarkdown(a.text)) : undefined;
+    // Files (photos inline, others as downloads) under the caption; see media.js.
+    const files = (a.attachments ?? []).map((x) => attachmentView(x, { token: state.token, records: /** @type {any} */ (state.detail)?.media })).filter(Boolean);
+    const body = text || files.length ? [text, ...files] : a.attachments?.length ? `[${a.attachments.map((x) => x.contentType).join(', ')}]` : '';
     items.push(el('li', { class: role + earlier, dataset: { testid: 'transcript-item' } }, el('span', { class: 'who' }, el('bdi', { title: who }, who), ' ', el('span', { class: 'when' }, when)), body));
+    const receipt = agent && a.id ? receiptOf(a.id) : undefined;
+    if (receipt) items[items.length - 1].append(receipt);
   }
   list.replaceChildren(...items);
   list.scrollTop = list.scrollHeight;
+}
+
+/**
+ * A customer's reaction, edit or delete of an earlier message, as a line for the agent (what they
+ * wrote stays a text node). @param {Activity} a @returns {(string | Node)[] | undefined}
+ */
+function customerChange(a) {
+  const change = /** @type {any} */ (a);
+  if (a.type === 'messageReaction') {
+    const added = (change.reactionsAdded ?? []).map((/** @type {{ type: string }} */ r) => r.type).filter(Boolean).join(' ');
+    return added ? ['Customer reacted ', el('bdi', {}, added)] : ['Customer removed a reaction'];
+  }
+  if (a.type === 'messageUpdate') return a.text ? ['Customer edited a message: ', el('bdi', {}, a.text)] : ['Customer edited a message'];
+  if (a.type === 'messageDelete') return ['Customer deleted a message'];
+  return undefined;
+}
+
+/** "delivered" / "read" under an agent's message, from the platform's receipts (Messenger, WhatsApp). @param {string} id */
+function receiptOf(id) {
+  const status = /** @type {any} */ (state.detail)?.deliveryStatus?.[id];
+  if (status !== 'delivered' && status !== 'read') return undefined;
+  return el('span', { class: 'receipt', dataset: { testid: 'receipt' } }, status);
 }
 
 /** Runs an action of the agent; what fails is said above the console. @param {() => Promise<unknown>} fn */
@@ -812,15 +900,40 @@ $('transfer').addEventListener('click', () => act(async () => {
   await openConversation(selected(), { quiet: true });
 }));
 
+/** The file chosen for the next reply (uploaded when the reply is sent). @type {File | undefined} */
+let attachedFile;
+
+/** @param {File | undefined} file */
+function setAttachment(file) {
+  attachedFile = file;
+  /** @type {HTMLInputElement} */ ($('attach-file')).value = '';
+  $('attached').textContent = file ? `${file.name} (${file.size < 1024 * 1024 ? `${Math.ceil(file.size / 1024)} KB` : `${(file.size / 1024 / 1024).toFixed(1)} MB`})` : '';
+  $('attached').hidden = !file;
+  $('attach-remove').hidden = !file;
+}
+
+$('attach').addEventListener('click', () => $('attach-file').click());
+$('attach-file').addEventListener('change', () => setAttachment(/** @type {HTMLInputElement} */ ($('attach-file')).files?.[0]));
+$('attach-remove').addEventListener('click', () => setAttachment(undefined));
+
 $('reply-form').addEventListener('submit', (/** @type {SubmitEvent} */ e) => {
   e.preventDefault();
   const text = $('reply').value.trim();
-  if (!text) return;
+  const file = attachedFile;
+  if (!text && !file) return;
   act(async () => {
-    const data = await api('POST', `${currentPath()}/messages`, { text });
+    const attachments = [];
+    if (file) {
+      // Stored first, and refused there (with the reason) if the customer's channel cannot take it.
+      const form = new FormData();
+      form.append('file', file, file.name);
+      attachments.push((await api('POST', `${currentPath()}/attachments`, form)).mediaId);
+    }
+    const data = await api('POST', `${currentPath()}/messages`, { text, attachments });
     // Empty the box only if it still holds what was sent: the agent may have started the next message
     // while this one was on its way, and that must not be wiped.
     if ($('reply').value.trim() === text) $('reply').value = '';
+    if (attachedFile === file) setAttachment(undefined);
     onMessage(selected(), data.activity);
   });
 });
@@ -911,6 +1024,13 @@ $('reply').addEventListener('input', () => {
   agentTypingSentAt = Date.now();
   api('POST', `${currentPath()}/typing`).catch(() => {}); // only a courtesy: a failure must not disturb the reply
 });
+
+// The analytics view, like the knowledge view, takes the conversation's place on the right.
+mountAnalytics({ api, onError: report, beforeShow: () => {
+  Object.assign(state, { selectedId: null, detail: null });
+  $('detail').hidden = $('knowledge').hidden = true;
+  renderList();
+} });
 
 // ---- boot ------------------------------------------------------------------------------------
 if (state.token) start();

@@ -197,7 +197,6 @@
         bubbleFromUserTextColor: '#ffffff',
         bubbleFromUserBorderRadius: 12,
         suggestedActionBorderRadius: 999,
-        hideUploadButton: true,
         sendBoxBackground: '#ffffff',
         rootHeight: '100%',
       },
