@@ -129,6 +129,7 @@ export function channelsEnv(databaseUrl: string, graphApiUrl: string, extra: Rec
     BUSINESS_HOURS: 'Mon-Sun 00:00-24:00',
     BUSINESS_TIMEZONE: 'UTC',
     DIRECTLINE_SECRET: INSTANCE_DL_SECRET,
+    DIRECTLINE_POSTS_PER_MINUTE: '0', // robot customers resend as fast as the instances answer
     ...extra,
   };
 }
