@@ -42,9 +42,11 @@ function refusedStream(url: string): Promise<{ status: number; body: any }> {
 describe('Direct Line errors and limits as documented', () => {
   let app: App;
   const closers: (() => void | Promise<void>)[] = [];
+  const removals: (() => Promise<void>)[] = [];
   afterEach(async () => {
-    for (const c of closers.splice(0)) await c();
+    for (const c of closers.splice(0).reverse()) await c();
     await app?.close();
+    for (const r of removals.splice(0)) await r(); // after the app has stopped writing
   });
 
   describe('error bodies {"error": {"code", "message"}}', () => {
@@ -146,7 +148,7 @@ describe('Direct Line errors and limits as documented', () => {
 
   it('answers 503 ServiceError when storage is down, so the client sends again', async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'webchat-down-'));
-    closers.push(() => rm(dataDir, { recursive: true, force: true }));
+    removals.push(() => rm(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }));
     class DownStore extends FileConversationStore {
       override async getConversation(): Promise<never> {
         throw new StoreUnavailableError('the database is unreachable');
