@@ -8,6 +8,7 @@
  * format: a WhatsApp media message, a Messenger attachment, a Web Chat attachment with a signed URL.
  */
 import type { Attachment } from 'botbuilder';
+import { MEDIA_ROUTE_PREFIX, mediaContentUrl } from './attachments.js';
 import { MAX_MEDIA_BYTES, MESSENGER_MEDIA_LIMIT, WHATSAPP_MEDIA_LIMITS, type MediaRecord, type MediaStore } from './store.js';
 
 const MB = 1024 * 1024;
@@ -22,15 +23,12 @@ export const MAX_AGENT_ATTACHMENTS = 3;
 /** WhatsApp media captions: at most 1,024 characters. https://developers.facebook.com/docs/whatsapp/cloud-api/reference/messages#media-object */
 export const WHATSAPP_CAPTION_LIMIT = 1024;
 
-/** The path of the agent route that serves a stored file (authenticated with the agent's token). */
-export const AGENT_MEDIA_PATH = '/api/agent/media/';
-
-/** The agent route of a stored file, as transcripts and activities name it. */
-const MEDIA_ID_IN_URL = /^\/api\/agent\/media\/(m_[A-Za-z0-9_-]{24})$/;
+/** The agent route of a stored file (`mediaContentUrl`), as transcripts and activities name it. */
+const MEDIA_ID_IN_URL = new RegExp(`^${MEDIA_ROUTE_PREFIX}(m_[A-Za-z0-9_-]{24})$`);
 
 /** The attachment that sends stored file `record` (the console shows it from `contentUrl`). */
 export function mediaAttachment(record: Pick<MediaRecord, 'id' | 'contentType' | 'name'>): Attachment {
-  return { contentType: record.contentType, contentUrl: AGENT_MEDIA_PATH + record.id, ...(record.name ? { name: record.name } : {}) };
+  return { contentType: record.contentType, contentUrl: mediaContentUrl(record.id), ...(record.name ? { name: record.name } : {}) };
 }
 
 /** The stored file an attachment refers to (`/api/agent/media/{id}`); undefined for any other. */
