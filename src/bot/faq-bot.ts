@@ -320,8 +320,9 @@ export class FaqBot extends ActivityHandler {
 
   /** A new question. */
   private async ask(context: TurnContext, data: FaqConversationData, text: string, locale: string | undefined): Promise<void> {
-    const decision = this.knowledge.decide(text, this.searchContext(context));
-    this.options.questions?.record(text, decision, this.searchContext(context));
+    const where = this.searchContext(context);
+    const decision = this.knowledge.decide(text, where);
+    this.options.questions?.record(text, decision, where);
     if (decision.kind === 'answer') return this.answer(context, data, decision.match.entry, text);
     // Small talk is answered or not at all: "Did you mean: Who are you?" to a question about the weather helps nobody.
     const close = decision.kind === 'suggest' ? decision.matches.filter((m) => !m.entry.tags.includes(SMALLTALK_TAG)) : [];
