@@ -68,10 +68,7 @@ describe('files in the browser: the console attach button and Web Chat\'s upload
     expect(rig.graph.uploads.files).to.have.length(1);
   });
 
-  // Skipped: in most runs Web Chat 4.18 does not take the file set on its hidden input (its send box never names it),
-  // although the same test passed earlier on this tree; the upload itself is covered end to end with the official
-  // Direct Line client in tests/media/webchat-upload.test.ts. Known open problem, in the issue 13 closing note.
-  it.skip('a customer sends a photo with Web Chat\'s upload button: it shows in their chat and the agent can open it', async () => {
+  it('a customer sends a photo with Web Chat\'s upload button: it shows in their chat and the agent can open it', async () => {
     const chat = await newPage();
     const problems: string[] = [];
     chat.on('pageerror', (err) => problems.push(err.message));
@@ -87,9 +84,12 @@ describe('files in the browser: the console attach button and Web Chat\'s upload
     await chat.waitForFunction(() => document.body.innerText.includes('Ada'), undefined, { timeout: 15_000 });
 
     await chat.setInputFiles('input[type=file]', { name: 'screen.png', mimeType: 'image/png', buffer: PNG });
-    // Web Chat 4.18 holds the picked file in the send box until Send; it names the file once it has read it.
-    await chat.waitForFunction(() => document.body.innerText.includes('screen.png'), undefined, { timeout: 15_000 });
-    await chat.click('.webchat__send-button');
+    // Web Chat 4.18 holds the picked file in the send box until Send, but reads it first (asynchronously,
+    // with no sign on the page): a Send before that sends nothing, so Send is pressed until the upload shows.
+    for (let i = 0; i < 15 && !(await chat.evaluate(() => document.body.innerText.includes('You attached'))); i++) {
+      await chat.click('.webchat__send-button');
+      await chat.waitForFunction(() => document.body.innerText.includes('You attached'), undefined, { timeout: 1_000 }).catch(() => undefined);
+    }
     // The customer sees their picture in the chat (Web Chat shows it from the thumbnail the upload kept).
     await chat.waitForFunction(() => [...document.querySelectorAll('img[alt="screen.png"]')].some((i) => (i as HTMLImageElement).complete && (i as HTMLImageElement).naturalWidth === 1), undefined, { timeout: 15_000 });
 
